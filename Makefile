@@ -1,0 +1,51 @@
+# nasbook: two commands do all set-up on a fresh machine.
+#   make demo   install into .venv, then run a real architecture search on the bundled digits data
+#   make test   install, then every test (notebooks, walkthroughs in FAST mode, pytest, export check, docs)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nasbook-installed
+# torch and torchvision: the pair whose torchvision imports on this machine (CUDA build, runs on CPU too)
+TORCH := torch==2.14.1 torchvision==0.29.1
+DEMO_OUT ?= runs/demo
+
+.PHONY: install demo test test-nbs test-walkthroughs test-py check-sync docs bench clean help
+help:
+	@echo "make demo | make test | make docs | make bench | make clean"
+
+install: $(STAMP)
+$(STAMP): settings.ini setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q $(TORCH)
+	$(BIN)/python -m pip install -q -e ".[dev,scale]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/nasbook datasets
+	$(BIN)/nasbook random --dataset digits --budget 12 --epochs 5 --out $(DEMO_OUT)
+
+check-sync: install
+	$(BIN)/python tools/check_sync.py
+
+test-nbs: install
+	NASBOOK_FAST=1 MPLBACKEND=Agg $(BIN)/nbdev_test --path nbs --n_workers 2
+
+test-walkthroughs: install
+	NASBOOK_FAST=1 MPLBACKEND=Agg $(BIN)/nbdev_test --path nas_notebooks --n_workers 1
+
+test-py: install
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests -q
+
+test: install check-sync test-nbs test-walkthroughs test-py
+
+docs: install
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; \
+	else echo "quarto not found: rendering the notebooks with nbconvert (tools/build_docs.py)"; $(BIN)/python tools/build_docs.py; fi
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf _docs _proc runs .pytest_cache
