@@ -24,13 +24,13 @@ $(STAMP): settings.ini setup.py
 
 demo: install
 	$(BIN)/nasbook datasets
-	$(BIN)/nasbook random --dataset digits --budget 12 --epochs 5 --out $(DEMO_OUT)
+	$(BIN)/nasbook spline --space resnet-widths --dataset digits --budget 16 --epochs 3 --executor process --parallel 2 --out $(DEMO_OUT)
 
 check-sync: install
 	$(BIN)/python tools/check_sync.py
 
 test-nbs: install
-	NASBOOK_FAST=1 MPLBACKEND=Agg $(BIN)/nbdev_test --path nbs --n_workers 2
+	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/nbdev_test --path nbs --n_workers 2
 
 test-walkthroughs: install
 	NASBOOK_FAST=1 MPLBACKEND=Agg $(BIN)/nbdev_test --path nas_notebooks --n_workers 1
