@@ -30,13 +30,13 @@ check-sync: install
 	$(BIN)/python tools/check_sync.py
 
 test-nbs: install
-	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(BIN)/nbdev_test --path nbs --n_workers 2
+	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 $(BIN)/nbdev_test --path nbs --n_workers 2
 
 test-walkthroughs: install
-	NASBOOK_FAST=1 MPLBACKEND=Agg $(BIN)/nbdev_test --path nas_notebooks --n_workers 1
+	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 $(BIN)/nbdev_test --path nas_notebooks --n_workers 2
 
 test-py: install
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests -q
+	MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 $(BIN)/python -m pytest tests -q -n 2 --durations=8
 
 test: install check-sync test-nbs test-walkthroughs test-py
 
