@@ -14,10 +14,30 @@ from torch.utils.data import Dataset, TensorDataset, Subset
 from .core import ConfigError, DataError, check_in, check_range
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'TensorLoader', 'DataBundle', 'stratified_split', 'data_root',
-           'check_idx', 'folder_classes', 'ClassFolder', 'get_dataset']
+__all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'batch_bounds', 'MergeTailBatchSampler', 'TensorLoader', 'DataBundle',
+           'stratified_split', 'data_root', 'check_idx', 'folder_classes', 'ClassFolder', 'get_dataset']
 
 # %% ../nbs/01_data.ipynb #4b0bfae6
+def batch_bounds(n:int, # number of samples
+                 batch_size:int, # samples per batch
+                 drop_last:bool=False, # drop a short last batch instead
+                ) -> list:
+    "The `(start, stop)` of each batch over `n` samples; a trailing batch of one is merged into the one before it."
+    check_range('batch_size', batch_size, 1, kind=int)
+    b = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    if drop_last and b and b[-1][1] - b[-1][0] < batch_size: b.pop()
+    if len(b) >= 2 and b[-1][1] - b[-1][0] == 1: b[-2:] = [(b[-2][0], n)]
+    return b
+
+class MergeTailBatchSampler(torch.utils.data.Sampler):
+    "torch's `BatchSampler` with `batch_bounds`' rule: a trailing batch of one joins the one before it."
+    def __init__(self, sampler, # yields sample indices (e.g. a seeded RandomSampler)
+                 batch_size:int): self.sampler, self.bs = sampler, check_range('batch_size', batch_size, 1, kind=int)
+    def __len__(self): return len(batch_bounds(len(self.sampler), self.bs))
+    def __iter__(self):
+        idx = list(self.sampler)
+        for a, b in batch_bounds(len(idx), self.bs): yield idx[a:b]
+
 class TensorLoader:
     "Batches of `(x, y)` sliced from in-memory tensors; seeded shuffling, one new permutation per epoch."
     def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and integer labels, same first dimension
@@ -26,14 +46,12 @@ class TensorLoader:
         check_range('batch_size', batch_size, 1, kind=int)
         self.x, self.y, self.bs, self.shuffle, self.drop_last = x, y, batch_size, shuffle, drop_last
         self.generator = torch.Generator().manual_seed(seed)
-    def __len__(self):
-        n = len(self.x)
-        return n // self.bs if self.drop_last else -(-n // self.bs)
+    def __len__(self): return len(batch_bounds(len(self.x), self.bs, self.drop_last))
     def __iter__(self):
         n = len(self.x)
         idx = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for i in range(len(self)):
-            sl = slice(i*self.bs, min((i+1)*self.bs, n))
+        for a, b in batch_bounds(n, self.bs, self.drop_last):
+            sl = slice(a, b)
             if idx is None: yield self.x[sl], self.y[sl]
             else: j = idx[sl]; yield self.x[j], self.y[j]
     @property
@@ -75,8 +93,11 @@ class DataBundle:
             if t is not None: out.append(TensorLoader(*t, batch_size if train else ebs, shuffle=train, seed=seed))
             else:
                 g = torch.Generator().manual_seed(seed)
-                out.append(torch.utils.data.DataLoader(ds, batch_size if train else ebs, shuffle=train,
-                                                       generator=g, num_workers=num_workers))
+                smp = torch.utils.data.RandomSampler(ds, generator=g) if train else torch.utils.data.SequentialSampler(ds)
+                dl = torch.utils.data.DataLoader(ds, batch_sampler=MergeTailBatchSampler(smp, batch_size if train else ebs),
+                                                 num_workers=num_workers)
+                dl.generator = g  # the trainer saves and restores the shuffling state with its checkpoints
+                out.append(dl)
         return tuple(out)
 
     def proxy(self, classes:int|list|None=None, # keep these class indices (an int n: the first n classes)
@@ -214,7 +235,7 @@ def _torchvision_arrays(cls, root, download, name, how):
         return x.astype(np.float32) / 255., np.asarray(ds.targets)
     return (*arr(tr), *arr(te), list(tr.classes))
 
-# %% ../nbs/01_data.ipynb #98c4de95
+# %% ../nbs/01_data.ipynb #0ae55170
 def _hidden(rel:str) -> bool: return any(part.startswith('.') for part in Path(rel).parts)
 
 def folder_classes(folder, # a split folder: one sub-folder per class

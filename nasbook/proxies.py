@@ -14,6 +14,7 @@ from scipy.stats import rankdata
 from torch.func import functional_call, grad, jacrev, vmap
 
 from .core import ConfigError, check_in, check_range
+from .data import batch_bounds
 
 # %% auto #0
 __all__ = ['MODES', 'PARAMS', 'STATUSES', 'ntk_jacobian', 'ntk_gram', 'ProxyWarning', 'NTKCondition', 'kernel_condition',
@@ -185,8 +186,8 @@ def _pattern_batches(model, x, batch_size, mode, modules):
     width = None
     try:
         with _Mode(model, mode), torch.no_grad():
-            for i in range(0, len(x), bs):
-                xb = x[i:i + bs]; cur[0] = len(xb); store.clear()
+            for a, b in batch_bounds(len(x), bs):  # a trailing batch of one joins the previous (train-mode BN)
+                xb = x[a:b]; cur[0] = len(xb); store.clear()
                 functional_call(model, bufs, (xb,))
                 if not store: raise ConfigError("no hooked ReLU produced a per-sample output (batch first) on this input")
                 p = torch.cat(store, 1)
