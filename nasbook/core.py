@@ -105,6 +105,9 @@ def crash_point(kind:str, # 'journal' or 'atomic': which kind of write is about 
                 data:bytes, # the bytes about to be written
                ) -> bool:
     "Fault injection for the kill campaign: with $NASBOOK_CRASH_AT='<kind>:<n>:<how>' the n-th such write of this process dies by SIGKILL half-way through ('half') or just before its rename ('rename'). Returns False when nothing is injected."
+    log = os.environ.get('NASBOOK_WRITE_LOG')  # the campaign's reference run counts the writes it could crash in
+    if log:
+        with open(log, 'a') as g: g.write(kind + '\n')
     spec = os.environ.get('NASBOOK_CRASH_AT')
     if not spec: return False
     k, n, how = (spec.split(':') + ['half'])[:3]
