@@ -66,6 +66,8 @@ def _jacobian(model, x, mode, params, double):
     "(J, s): the (N, P) Jacobian of the per-sample summed logits s (N,) with respect to the trainable parameters."
     _check_model(model); check_in('mode', mode, MODES); check_in('params', params, PARAMS)
     _check_x(x, 1)
+    if mode == 'train' and len(x) == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError("x has 1 sample: train-mode BatchNorm cannot normalise one sample; give at least 2 or use mode='eval'")
     net = copy.deepcopy(model).double() if double else model
     x = _like_model(net, x)
     wrt = {k: p.detach() for k, p in net.named_parameters() if p.requires_grad and (params == 'all' or 'weight' in k)}

@@ -130,11 +130,11 @@ def campaign(name: str, argv: list, kills: int, seed: int = 0, workdir=None, log
     rng = np.random.default_rng([seed, sum(map(ord, name))])
     work = Path(workdir or tempfile.mkdtemp(prefix=f'kill-{name}-'))
     o = Outcome(name)
-    log = work / 'writes.log'; log.unlink(missing_ok=True); work.mkdir(parents=True, exist_ok=True)
-    how, t_ref, err = run_once(argv, work / 'reference', _env({'NASBOOK_WRITE_LOG': str(log)}))
+    wlog = work / 'writes.log'; work.mkdir(parents=True, exist_ok=True); wlog.unlink(missing_ok=True)
+    how, t_ref, err = run_once(argv, work / 'reference', _env({'NASBOOK_WRITE_LOG': str(wlog)}))
     if how != 'finished': o.problems.append(f"reference run {how}: {err}"); return o
     o.ref_seconds = t_ref
-    writes = log.read_text().split() if log.exists() else []
+    writes = wlog.read_text().split() if wlog.exists() else []
     n_writes = {k: writes.count(k) for k in ('journal', 'atomic')}
     modes = [m for m in MODES if m == 'timer' or n_writes[m.split(':')[0]] > 0]
     ref = signature(work / 'reference')
