@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tools'))
 import check_site  # noqa: E402
-from build_docs import reading_order  # noqa: E402
+from build_docs import directives, reading_order  # noqa: E402
 
 NOTEBOOKS = sorted(str(p.relative_to(ROOT)) for d in ('nbs', 'nas_notebooks') for p in (ROOT / d).glob('*.ipynb'))
 
@@ -61,6 +61,19 @@ def rendered(built, tmp_path_factory, worker_id):
     return json.loads(facts_file.read_text())
 
 
+def _hidden_lines(src: str) -> list:
+    "Distinctive code lines of the cells nbdev hides in the docs (`#| hide`, `#| export`, `#| include: false`)."
+    nb = json.loads((ROOT / src).read_text())
+    hidden, shown = [], set()
+    for c in nb['cells']:
+        if c['cell_type'] != 'code': continue
+        opts, code = directives(''.join(c['source']))
+        lines = [l.strip() for l in code.splitlines() if len(l.strip()) >= 25 and not l.strip().startswith('#')]
+        if opts.get('hide') is True or opts.get('export') is True or opts.get('include') == 'false': hidden += lines
+        else: shown.update(lines)
+    return [l for l in hidden if l not in shown]
+
+
 def _math_in_source(src: str) -> int:
     "Formulas ($...$ or $$...$$) in a notebook's markdown cells."
     nb = json.loads((ROOT / src).read_text())
@@ -95,6 +108,31 @@ def test_pages_show_no_source_syntax(built, rendered):
         assert not re.search(r'(In|Out)\s*\[\d*\]:', f['prose']), p['page']
         assert 'Traceback (most recent call last)' not in f['text'], p['page']
         assert f['styled'], p['page']
+
+
+def test_hidden_cells_stay_hidden(built, rendered):
+    site, pages, _ = built
+    n = 0
+    for p in pages:
+        code = {l.strip() for c in rendered['pages'][p['page']]['code'] for l in c.splitlines()}
+        for line in _hidden_lines(p['source']):
+            assert line not in code, (p['page'], line)
+            n += 1
+    assert n >= 100       # the exported definitions and `#| hide` cells of every library notebook
+
+
+def test_show_doc_renders_signatures_with_source_links(built, rendered):
+    site, pages, _ = built
+    git_url = re.search(r'^git_url\s*=\s*(\S+)', (ROOT / 'settings.ini').read_text(), re.M)[1]
+    for p in pages:
+        f = rendered['pages'][p['page']]
+        exported = any(re.search(r'^(def|class) ', directives(''.join(c['source']))[1], re.M)
+                       for c in json.loads((ROOT / p['source']).read_text())['cells']
+                       if c['cell_type'] == 'code' and directives(''.join(c['source']))[0].get('export'))
+        assert (len(f['signatures']) > 0) == exported, p['page']     # one block per documented name
+        assert len(f['sources']) == len(f['signatures']), p['page']  # each with its source link
+        for sig in f['signatures']: assert re.match(r'(async )?(def|class) \w+', sig), (p['page'], sig)
+        for url in f['sources']: assert url.startswith(git_url + '/blob/'), (p['page'], url)
 
 
 def test_titles_and_descriptions_come_from_the_front_matter(built, rendered):

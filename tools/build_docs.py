@@ -171,12 +171,14 @@ class Site:
             return f"[`{m[1]}`]({self.rel(src, self.page[target])})"
         return TICKED.sub(ticked, md)
 
-    def fix_markdown(self, md: str, src: str) -> str:
+    def fix_markdown(self, md: str, src: str, doc: bool = False) -> str:
+        "Quarto's Markdown as MyST reads it; `doc`: a `show_doc` output, whose code blocks are signatures."
+
         md = SRC_LINK.sub(lambda m: f'<a class="nbdev-source reference external" href="{html.escape(m[1])}" '
                                     f'target="_blank" rel="noopener">source</a>', md)
         md = LINK_ATTRS.sub(r'\1', md)
         md = re.sub(r'^---\s*$', '<hr class="nbdev-rule">', md, flags=re.M)
-        md = FENCE.sub(lambda m: signature_html(m[1], m[2]) if MD_LINK.search(m[2]) else m[0], md)
+        md = FENCE.sub(lambda m: signature_html(m[1], m[2]) if doc or MD_LINK.search(m[2]) else m[0], md)
         return self.link_notebooks(md, src)
 
     def convert(self, src: str):
@@ -204,7 +206,7 @@ class Site:
                     data = o.get('data', {})
                     text = data.get('text/markdown') or data.get('text/html') or o.get('text') or ''
                     text = ''.join(text) if isinstance(text, list) else text
-                    if text.strip(): cells.append(md(self.fix_markdown(text, src)))
+                    if text.strip(): cells.append(md(self.fix_markdown(text, src, doc='show_doc' in code)))
                 continue
             outs = [] if opts.get('output') == 'false' else list(c.get('outputs', []))
             for o in outs:

@@ -4,8 +4,8 @@ One Chromium process, driven over the DevTools protocol on a pipe (`--remote-deb
 no extra Python package), with name resolution switched off so that the site must work offline.
 For each page (`pages.json` written by tools/build_docs.py) it waits for the load event and for
 MathJax to finish, then collects what the page shows: the visible text outside code, the code blocks'
-text, every image and whether it loaded, every link, every element id, the sidebar's links, the
-previous/next links and the math elements with and without MathJax's output. `problems()` turns those
+text (and apart from it the `show_doc` signatures and source links), every image and whether it
+loaded, every link, every element id, the sidebar's links, the previous/next links and the math elements with and without MathJax's output. `problems()` turns those
 facts into the list of what is wrong; tests/test_docs.py asserts on the same facts.
 
     python tools/check_site.py _docs [--screenshots _docs/_screenshots]
@@ -144,7 +144,9 @@ FACTS_JS = r"""(async () => {
     description: (document.querySelector('meta[name="description"]') || {}).content || '',
     text: main.innerText,
     prose: proseText,
-    code: [...main.querySelectorAll('pre')].map(e => e.innerText),
+    code: [...main.querySelectorAll('pre')].filter(e => !e.closest('.nbdev-signature')).map(e => e.innerText),
+    signatures: [...main.querySelectorAll('.nbdev-signature pre')].map(e => e.innerText),
+    sources: [...main.querySelectorAll('a.nbdev-source')].map(a => a.href),
     images: [...document.images].map(i => ({src: i.currentSrc || i.src, loaded: i.complete && i.naturalWidth > 0})),
     links: [...document.querySelectorAll('a[href]')].map(a => a.href),
     ids: [...document.querySelectorAll('[id]')].map(e => e.id),
