@@ -93,6 +93,11 @@ def test_every_notebook_is_a_page_in_reading_order(built):
     for _, ps in sections: assert ps == sorted(ps) and len(ps) >= 1
     assert (site / 'search.html').exists() and (site / 'searchindex.js').exists()
     assert (site / '_static' / 'mathjax' / 'tex-chtml.js').exists()       # MathJax ships with the site
+    # README.md is generated from the home notebook (by `make docs`): its title and subtitle lead it
+    readme = (ROOT / 'README.md').read_text()
+    first = ''.join(json.loads((ROOT / home).read_text())['cells'][0]['source'])
+    assert readme.startswith('<!-- generated from nbs/index.ipynb')
+    assert f"# {re.search(r'^# (.+)$', first, re.M)[1]}" in readme and first.split('> ', 1)[1].split('\n')[0] in readme
 
 
 def test_pages_show_no_source_syntax(built, rendered):
@@ -126,7 +131,7 @@ def test_show_doc_renders_signatures_with_source_links(built, rendered):
     git_url = re.search(r'^git_url\s*=\s*(\S+)', (ROOT / 'settings.ini').read_text(), re.M)[1]
     for p in pages:
         f = rendered['pages'][p['page']]
-        exported = any(re.search(r'^(def|class) ', directives(''.join(c['source']))[1], re.M)
+        exported = any(re.search(r'^(def|class) [A-Za-z]', directives(''.join(c['source']))[1], re.M)
                        for c in json.loads((ROOT / p['source']).read_text())['cells']
                        if c['cell_type'] == 'code' and directives(''.join(c['source']))[0].get('export'))
         assert (len(f['signatures']) > 0) == exported, p['page']     # one block per documented name

@@ -63,7 +63,7 @@ def front_matter(nb) -> dict:
 
 def reading_order(root: Path = ROOT):
     """(home, sections) from `_quarto.yml`'s sidebar: home is the index notebook, sections a list of
-    (title, [paths relative to root]) with each glob's files in name order (front matter `order:` first)."""
+    (title, [paths relative to root]) with each glob's files in name order, as Quarto lists a glob."""
     import yaml
     cfg = yaml.safe_load((root / '_quarto.yml').read_text())
     contents = cfg['website']['sidebar']['contents']
@@ -146,6 +146,9 @@ class Site:
                 fm = front_matter(_read(proc / p)) if (proc / p).exists() else {}
                 stem = Path(fm.get('output-file') or Path(p).name).stem
                 self.page[p] = posixpath.join(posixpath.dirname(p), stem)
+        pages = list(self.page.values())
+        clash = sorted({d for d in pages if pages.count(d) > 1})
+        if clash: raise ValueError(f"two notebooks would become the same page: {clash} (rename one, or set its output-file)")
         by_folder = {}
         for p in self.page:
             by_folder.setdefault(posixpath.dirname(p), {})[Path(p).stem] = p
@@ -329,9 +332,14 @@ def build(out: Path, readme: bool = True, jobs: int = 2):
     site = Site(ROOT, proc, home, sections)
     src = proc / '_sphinx'
     pages, problems = stage(site, src)
-    shutil.rmtree(out, ignore_errors=True)
-    rc = sphinx_build(src, out, proc / '_doctrees', jobs)
+    # Sphinx builds inside _proc/ (MyST-NB writes its `jupyter_execute/` beside the build folder), then
+    # the site moves to `out`
+    html_dir = proc / '_html'
+    shutil.rmtree(html_dir, ignore_errors=True)
+    rc = sphinx_build(src, html_dir, proc / '_doctrees', jobs)
     if rc: problems.append(f"sphinx-build exited with {rc}")
+    shutil.rmtree(out, ignore_errors=True); out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(html_dir), str(out))
     s = settings(ROOT)
     count, approx, missing = localise_links(out, s['doc_host'].rstrip('/') + '/' + s.get('doc_baseurl', '').strip('/'))
     problems += [f"doclink to a page that does not exist: {m}" for m in missing]
