@@ -162,6 +162,8 @@ def test_images_load_and_links_resolve(built, rendered):
         doclinks = 0
         f = rendered['pages'][p['page']]
         for im in f['images']: assert im['loaded'], (p['page'], im['src'])
+        # offline: nothing fetched from the network, no script, style, font or image failed to load
+        assert f['outside'] == [] and f['failed'] == [], (p['page'], f['outside'], f['failed'])
         for href in f['links']:
             assert 'nasbook.github.io' not in href, (p['page'], href)   # doclinks point into this site
             t = check_site.link_target(site, href)

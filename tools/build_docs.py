@@ -10,10 +10,17 @@ What Quarto would do next, done here, before Sphinx reads the notebooks:
 - Quarto's cell options: `#| include: false` drops the cell, `#| echo: false` hides the code,
   `#| output: false` hides the output, `#| output: asis` turns the outputs into Markdown cells;
 - `show_doc` output: the source link (with Quarto's `{target=...}` attributes) becomes a plain link
-  floated right, and a signature holding doclinks becomes highlighted HTML whose names are links;
+  floated right, and the signature becomes highlighted HTML (`.nbdev-signature`) whose doclinks are
+  links (Quarto would print them as Markdown inside the code block);
 - links to `*.ipynb` and backticked notebook names (`11_spline`, `nas_notebooks/spidernet`) point at
   the page; after the build, doclinks to the published site (settings.ini `doc_host` + `doc_baseurl`)
   are made relative so the site works offline and from any folder.
+
+Why Sphinx with MyST-NB and sphinx-book-theme: MyST-NB reads the processed notebooks with their
+outputs and never executes them, parses Markdown cells and `show_doc` output as MyST (dollar math,
+tables, raw HTML), and the book theme gives the sidebar from a toctree, previous/next links and
+Sphinx's JavaScript search index, all of which work from `file://`; sphinx-mathjax-offline ships
+MathJax 3 inside a PyPI package. (mkdocs-jupyter renders with nbconvert, whose MathJax is a CDN link.)
 
 The reading order comes from `_quarto.yml` (website.sidebar.contents: the home page, then one section
 per glob, files in name order as Quarto lists them), so a new notebook appears without a list to edit.
@@ -26,7 +33,7 @@ from nbs/index.ipynb.
 
     python tools/build_docs.py [--out _docs] [--no-readme] [--no-check]
 """
-import argparse, configparser, fnmatch, html, json, os, posixpath, re, shutil, sys
+import argparse, configparser, html, json, os, posixpath, re, shutil, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -45,10 +45,12 @@ class Chromium:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_r); os.close(from_w)
         self._buf, self._id, self.events = b'', 0, []
+        self.requests, self.failed = [], []     # what the page asked for, and what failed to load
         self.width, self.height = width, height
         target = self.send('Target.createTarget', url='about:blank')['targetId']
         self.session = self.send('Target.attachToTarget', targetId=target, flatten=True)['sessionId']
         self.send('Page.enable', session=True)
+        self.send('Network.enable', session=True)
         self.send('Emulation.setDeviceMetricsOverride', session=True, width=width, height=height,
                   deviceScaleFactor=1, mobile=False)
 
@@ -62,7 +64,13 @@ class Chromium:
             if not chunk: raise RuntimeError('Chromium closed the DevTools pipe (did it crash?)')
             self._buf += chunk
         msg, self._buf = self._buf.split(b'\0', 1)
-        return json.loads(msg)
+        m = json.loads(msg)
+        meth = m.get('method', '')
+        if meth == 'Network.requestWillBeSent':
+            self.requests.append(m['params']['request']['url'])
+        elif meth == 'Network.loadingFailed' and not m['params'].get('canceled'):
+            self.failed.append(m['params'].get('errorText', ''))
+        return m
 
     def send(self, method, session=False, timeout=60, **params):
         self._id += 1
@@ -85,7 +93,7 @@ class Chromium:
             self.events.append(self._read(max(deadline - time.monotonic(), 0.01)))
 
     def open(self, url, timeout=60):
-        self.events.clear()
+        self.events.clear(); self.requests.clear(); self.failed.clear()
         res = self.send('Page.navigate', session=True, url=url)
         if res.get('errorText'): raise RuntimeError(f"{url}: {res['errorText']}")
         self.wait_event('Page.loadEventFired', timeout)
@@ -186,7 +194,11 @@ def read_site(site, pages, screenshots=None, search_word='supernet', browser=Non
     try:
         for p in pages:
             b.open(page_url(site, p['page']))
-            out['pages'][p['page']] = b.evaluate(FACTS_JS)
+            f = b.evaluate(FACTS_JS)
+            # offline: every resource is a file of the site (or inline data), and every one loaded
+            f['outside'] = sorted({u for u in b.requests if not u.startswith(('file:', 'data:', 'about:', 'blob:'))})
+            f['failed'] = list(b.failed)
+            out['pages'][p['page']] = f
         if (site / 'search.html').exists():
             b.open(page_url(site, 'search.html') + f'?q={search_word}')
             out['search'] = b.evaluate(SEARCH_JS)
@@ -254,6 +266,8 @@ def problems(site, pages, facts) -> list:
         got = by_path.get(link_target(site, f['prev'])[0].resolve()) if f['prev'] else None
         if i and got != prv: bad.append(f"{name}: previous link goes to {got}, reading order says {prv}")
         if not f['search']: bad.append(f"{name}: no search box")
+        if f['outside']: bad.append(f"{name}: asks the network for {f['outside'][:3]}")
+        if f['failed']: bad.append(f"{name}: resources failed to load: {f['failed'][:3]}")
     if not facts['search']: bad.append("search found nothing")
     return bad
 
