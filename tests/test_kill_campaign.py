@@ -1,13 +1,13 @@
 """The kill campaign in small: every resumable command killed at seeded moments (a timer, or inside a journal
 append or an atomic write) and resumed until it finishes, then compared with an uninterrupted run.
 `make stress` runs 20 kills per command (tools/kill_campaign.py)."""
-import importlib.util, json
+import importlib.util, json, sys
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location('kill_campaign', ROOT / 'tools' / 'kill_campaign.py')
-kc = importlib.util.module_from_spec(spec); spec.loader.exec_module(kc)
+kc = importlib.util.module_from_spec(spec); sys.modules['kill_campaign'] = kc; spec.loader.exec_module(kc)
 
 # a few kills per command: the cheap searches twice, the one-shot searches once (each round reruns them)
 KILLS = {'random': 2, 'spline': 2, 'bonsai': 1, 'spider': 1}
