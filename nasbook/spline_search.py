@@ -101,11 +101,11 @@ class SplineSearch(BaseStrategy):
         self.order, self.max_cond = check_in('order', order, ORDERS), check_range('max_cond', max_cond, 1., lo_open=True)
         self.discrete_max = check_range('discrete_max', discrete_max, 1, kind=int)
         self.max_splines = check_range('max_splines', max_splines, 1, kind=int)
-        few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and d.high - d.low + 1 <= discrete_max
+        few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and len(d.values) <= discrete_max
         self.cont, self.disc = [d for d in space.dims if not few(d)], [d for d in space.dims if few(d)]
         if not self.cont:
             raise ConfigError(f"SplineSearch needs a numeric dimension with more than discrete_max={discrete_max} values; {space} has none")
-        values = lambda d: list(d.choices) if isinstance(d, Categorical) else list(range(d.low, d.high + 1))
+        values = lambda d: list(d.choices) if isinstance(d, Categorical) else list(d.values)
         self.combos = [list(c) for c in itertools.product(*[values(d) for d in self.disc])]
         if len(self.combos) > max_splines:
             raise ConfigError(f"the discrete dimensions {[d.name for d in self.disc]} make {len(self.combos)} combinations, one spline "
@@ -156,7 +156,9 @@ class SplineSearch(BaseStrategy):
         for j, d in enumerate(self.cont):
             if not isinstance(d, Int): continue
             a, b = (np.log(d.low), np.log(d.high)) if d.log else (d.low, d.high)
-            r = np.clip(np.rint(np.exp(a + U[:, j] * (b - a)) if d.log else a + U[:, j] * (b - a)), d.low, d.high)
+            x = np.exp(a + U[:, j] * (b - a)) if d.log else a + U[:, j] * (b - a)
+            if d.step > 1: x = d.low + d.step * np.rint((x - d.low) / d.step)
+            r = np.clip(np.rint(x), d.low, d.high)
             U[:, j] = ((np.log(r) if d.log else r) - a) / (b - a)
         return U
     def _known(self, ci):
