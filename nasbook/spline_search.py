@@ -93,6 +93,8 @@ class SplineSearch(BaseStrategy):
                  max_cond:float=1e12, # splines with a worse condition number are discarded
                  discrete_max:int=3, # integer dimensions with at most this many values get one spline per value
                  max_splines:int=16, # most combinations of discrete values (one spline each)
+                 smoothing:float|str=0., # the spline's λ (0: Algorithm 1's interpolant), or 'loo'/'gcv': chosen from the data
+                 stop:str='eps', # 'eps': Algorithm 1's rule; 'noise': |measured - predicted| <= max(eps, the spline's noise estimate σ̂)
                 ):
         super().__init__(space, seed)
         self.eps, self.min_dist = check_range('eps', eps, 0.), check_range('min_dist', min_dist, 0.)
@@ -101,6 +103,8 @@ class SplineSearch(BaseStrategy):
         self.order, self.max_cond = check_in('order', order, ORDERS), check_range('max_cond', max_cond, 1., lo_open=True)
         self.discrete_max = check_range('discrete_max', discrete_max, 1, kind=int)
         self.max_splines = check_range('max_splines', max_splines, 1, kind=int)
+        PolyharmonicSpline(smoothing=smoothing)    # checks `smoothing`
+        self.smoothing, self.stop = smoothing, check_in('stop', stop, ('eps', 'noise'))
         few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and len(d.values) <= discrete_max
         self.cont, self.disc = [d for d in space.dims if not few(d)], [d for d in space.dims if few(d)]
         if not self.cont:
@@ -195,7 +199,9 @@ class SplineSearch(BaseStrategy):
         for ci, combo in enumerate(self.combos):
             U, y = self._support(ci)
             if len(y) < dc + 2: continue
-            try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond).fit(U, y)
+            # cross-validation needs points to spare: below 3(d+1) the spline interpolates (Algorithm 1) whatever `smoothing` says
+            sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+            try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y)
             except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': combo, 'error': str(e)}); continue
             known, bad = self._known(ci)
             x, _, _ = halton_argmax(s, *box, seed=derive_seed(self.seed, 'argmax', self._n_ask, ci), patience=self.patience)
@@ -210,7 +216,8 @@ class SplineSearch(BaseStrategy):
                 cfg = self._config(x, combo)
                 if not self._admissible(self._unit(cfg), known, bad)[0]: continue
             maxima[ci] = float(s(self._unit(cfg)[None])[0])
-            if best is None or maxima[ci] > best['predicted']: best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci]}
+            if best is None or maxima[ci] > best['predicted']:
+                best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci], 'sigma': s.sigma, 'smoothing': s.lam}
         if best is not None: best['maxima'] = maxima
         return best
 
@@ -238,7 +245,8 @@ class SplineSearch(BaseStrategy):
         entry = {**entry, 'measured': measurement.value, 'status': measurement.status}
         self.trace.append(entry)
         p = entry['predicted']
-        if p is not None and measurement.ok and abs(measurement.value - p) <= self.eps: self._finished = True
+        tol = max(self.eps, entry.get('sigma') or 0.) if self.stop == 'noise' else self.eps
+        if p is not None and measurement.ok and abs(measurement.value - p) <= tol: self._finished = True
         if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
 
     @property
@@ -252,4 +260,5 @@ class SplineSearch(BaseStrategy):
         "Every setting, for the journal's meta (a resumed search must match it)."
         return {**super().describe(), 'eps': self.eps, 'center': self.center, 'design_box': self.design_box, 'min_dist': self.min_dist,
                 'n_samples': self.n_samples, 'levels': self.levels, 'shrink': self.shrink, 'patience': self.patience,
-                'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines}
+                'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
+                **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {})}
