@@ -19,9 +19,9 @@ from nasbook.search import SearchSpace, Int
 SCHEMA = 'nasbook-table/1'
 # name -> (space, grid values per dimension, dataset); a grid of equally spaced integers inside each Int's bounds
 TABLES = {
-    'cnn2d-digits': (SearchSpace([Int('w1', 4, 60), Int('w2', 8, 120)], 'cnn-widths-grid'),
+    'cnn2d-digits': (SearchSpace([Int('w1', 4, 60, step=8), Int('w2', 8, 120, step=16)], 'cnn2d-digits'),
                      {'w1': list(range(4, 61, 8)), 'w2': list(range(8, 121, 16))}, 'digits'),
-    'cnn4d-digits': (SearchSpace([Int('w1', 8, 56), Int('w2', 8, 56), Int('w3', 8, 56), Int('w4', 8, 56)], 'cnn4-widths-grid'),
+    'cnn4d-digits': (SearchSpace([Int(f'w{i}', 8, 56, step=24) for i in range(1, 5)], 'cnn4d-digits'),
                      {f'w{i}': [8, 32, 56] for i in range(1, 5)}, 'digits'),
 }
 
@@ -41,7 +41,7 @@ def count_macs(model, in_shape):
 
 def generate(name, seeds, epochs, out:Path, quiet=False):
     space, grid, dataset = TABLES[name]
-    for d in space.dims: assert all(d.valid(v) for v in grid[d.name]), (d, grid[d.name])
+    for d in space.dims: assert list(d.values) == grid[d.name], (d, grid[d.name])
     ev = TrainEvaluator(build_small_cnn, dataset, epochs=epochs, test=True, threads=1)
     bundle = cached_dataset(dataset)
     ev(configs_warm := dict(zip(grid, (v[0] for v in grid.values()))), 0)   # warm-up (torch's first backward is slow): not recorded
