@@ -14,7 +14,7 @@ from .search import SearchSpace, Int, Categorical, BaseStrategy
 from .spline import ORDERS, PolyharmonicSpline, SplineUnstable, too_close, _bounds
 
 # %% auto #0
-__all__ = ['support_design', 'halton_argmax', 'SplineSearch']
+__all__ = ['support_design', 'halton_argmax', 'SplineSearch', 'plot_spline_search']
 
 # %% ../nbs/12_spline_search.ipynb #4dce15c9
 def support_design(lower, # per-dimension smallest usable values
@@ -262,3 +262,47 @@ class SplineSearch(BaseStrategy):
                 'n_samples': self.n_samples, 'levels': self.levels, 'shrink': self.shrink, 'patience': self.patience,
                 'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
                 **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {})}
+
+# %% ../nbs/12_spline_search.ipynb #a4836e80
+def plot_spline_search(strategy:SplineSearch, # a SplineSearch that has been told its measurements (e.g. after run_search)
+                       title:str='spline search', ax=None, # two matplotlib axes, or None for a new figure
+                      ):
+    "Two panels: measured vs predicted per trial (design and spline phases marked), and slices of the final spline through its argmax."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={'width_ratios': [3, 2]})
+    tr = [e for e in strategy.trace]
+    if not tr: raise NasbookError("the search has no measurements yet; run it first")
+    t = np.arange(1, len(tr) + 1); meas = np.array([e['measured'] if e['status'] == 'ok' else np.nan for e in tr], float)
+    src = [e['source'] for e in tr]; design = np.array([s == 'design' for s in src])
+    a = ax[0]
+    a.plot(t[design], meas[design], 's', color='tab:orange', mec='k', label=f'2d+3 design ({design.sum()})')
+    sp = ~design
+    a.plot(t[sp], meas[sp], 'o', color='tab:red', mec='k', label=f'spline proposals ({sp.sum()})')
+    for i, e in enumerate(tr):
+        if e.get('predicted') is None: continue
+        a.plot([t[i], t[i]], [e['predicted'], meas[i]], color='tab:red', lw=.8, alpha=.6)
+        a.plot(t[i], e['predicted'], 'o', mfc='none', mec='tab:red', label='predicted by the spline' if i == int(np.argmax(sp)) else None)
+    best = np.fmax.accumulate(np.where(np.isnan(meas), -np.inf, meas))
+    a.step(t, np.where(np.isfinite(best), best, np.nan), where='post', color='k', lw=1, label='best so far')
+    if design.any() and sp.any(): a.axvline(design.sum() + .5, color='grey', ls=':', lw=1)
+    a.set_xlabel('trial'); a.set_ylabel('validation accuracy'); a.set_title(title); a.legend(fontsize=7, loc='lower right')
+    ok = np.isfinite(meas)
+    if ok.any(): lo_ = np.nanmin(np.r_[meas[ok], [e['predicted'] for e in tr if e.get('predicted') is not None]]); a.set_ylim(max(lo_ - .02, np.nanmin(meas[ok]) - .1), None)
+    # the final spline, in slices through its maximum
+    a = ax[1]; b = strategy.best
+    ci = strategy._combo(b[0]) if b else 0
+    U, y = strategy._support(ci); dc = len(strategy.cont)
+    if len(y) < dc + 2: a.set_axis_off(); return ax
+    sm = strategy.smoothing if not isinstance(strategy.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+    s = PolyharmonicSpline(strategy.order, smoothing=sm).fit(U, y)
+    x, fx, _ = halton_argmax(s, np.zeros(dc), np.ones(dc), seed=strategy.seed)
+    g = np.linspace(0, 1, 101)
+    for j, d in enumerate(strategy.cont):
+        X = np.repeat(x[None], len(g), 0); X[:, j] = g
+        line, = a.plot(g, s(X), label=f"{d.name} ∈ [{d.low}, {d.high}], max at {d.from_unit(float(x[j]))}")
+        a.plot(U[:, j], y, '.', color=line.get_color(), alpha=.5, ms=4)
+    a.plot(x, np.full(dc, fx), 'k*', ms=8)
+    a.set_xlabel('unit coordinate of each dimension'); a.set_ylabel('spline')
+    a.set_title(f"final spline through its maximum ({fx:.4f} predicted)" + (f", λ={s.lam:.2g}" if s.lam else ''), fontsize=9)
+    a.legend(fontsize=6)
+    return ax
