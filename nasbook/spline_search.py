@@ -95,6 +95,7 @@ class SplineSearch(BaseStrategy):
                  max_splines:int=16, # most combinations of discrete values (one spline each)
                  smoothing:float|str=0., # the spline's λ (0: Algorithm 1's interpolant), or 'loo'/'gcv': chosen from the data
                  stop:str='eps', # 'eps': Algorithm 1's rule; 'noise': |measured - predicted| <= max(eps, the spline's noise estimate σ̂)
+                 stop_hits:int=1, # spline proposals in a row that must meet the rule before the search stops (1: Algorithm 1)
                 ):
         super().__init__(space, seed)
         self.eps, self.min_dist = check_range('eps', eps, 0.), check_range('min_dist', min_dist, 0.)
@@ -105,6 +106,7 @@ class SplineSearch(BaseStrategy):
         self.max_splines = check_range('max_splines', max_splines, 1, kind=int)
         PolyharmonicSpline(smoothing=smoothing)    # checks `smoothing`
         self.smoothing, self.stop = smoothing, check_in('stop', stop, ('eps', 'noise'))
+        self.stop_hits, self._hits = check_range('stop_hits', stop_hits, 1, kind=int), 0
         few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and len(d.values) <= discrete_max
         self.cont, self.disc = [d for d in space.dims if not few(d)], [d for d in space.dims if few(d)]
         if not self.cont:
@@ -246,7 +248,9 @@ class SplineSearch(BaseStrategy):
         self.trace.append(entry)
         p = entry['predicted']
         tol = max(self.eps, entry.get('sigma') or 0.) if self.stop == 'noise' else self.eps
-        if p is not None and measurement.ok and abs(measurement.value - p) <= tol: self._finished = True
+        if p is not None and measurement.ok:
+            self._hits = self._hits + 1 if abs(measurement.value - p) <= tol else 0
+            if self._hits >= self.stop_hits: self._finished = True
         if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
 
     @property
@@ -261,9 +265,10 @@ class SplineSearch(BaseStrategy):
         return {**super().describe(), 'eps': self.eps, 'center': self.center, 'design_box': self.design_box, 'min_dist': self.min_dist,
                 'n_samples': self.n_samples, 'levels': self.levels, 'shrink': self.shrink, 'patience': self.patience,
                 'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
-                **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {})}
+                **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {}),
+                **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {})}
 
-# %% ../nbs/12_spline_search.ipynb #a4836e80
+# %% ../nbs/12_spline_search.ipynb #81707820
 def plot_spline_search(strategy:SplineSearch, # a SplineSearch that has been told its measurements (e.g. after run_search)
                        title:str='spline search', ax=None, # two matplotlib axes, or None for a new figure
                       ):
