@@ -98,7 +98,7 @@ def cmd_spline(args):
     from nasbook.spline_search import plot_spline_search
     sm = args.smoothing if args.smoothing in ('loo', 'gcv') else float(args.smoothing)
     return run_named_search(lambda space, seed: SplineSearch(space, seed, eps=args.eps, min_dist=args.min_dist, smoothing=sm,
-                                                             stop='noise' if sm != 0 else 'eps'), args,
+                                                             stop=args.stop), args,
                             plot=lambda st, res, title: plot_spline_search(st, title=title))
 
 def _add_spline(sub):
@@ -107,8 +107,9 @@ def _add_spline(sub):
     p.add_argument('--eps', type=float, default=1e-3, help='stop when |measured - predicted| <= eps (accuracy units)')
     p.add_argument('--min-dist', type=float, default=0.05, help='unit-box distance a new point keeps from measured ones')
     p.add_argument('--smoothing', default='0', type=_smoothing,
-                   help="spline smoothing: 0 (Algorithm 1's interpolant), a number, or 'loo'/'gcv' (chosen from the data; "
-                        "then the search stops when a measurement lands within the estimated noise of its prediction)")
+                   help="spline smoothing: 0 (Algorithm 1's interpolant), a number, or 'loo'/'gcv' (chosen from the data)")
+    p.add_argument('--stop', default='eps', choices=['eps', 'noise'],
+                   help="stopping rule: 'eps' (Algorithm 1: |measured - predicted| <= eps) or 'noise' (within the spline's noise estimate)")
     p.set_defaults(func=cmd_spline)
 
 def _smoothing(s):
