@@ -291,6 +291,7 @@ def plot_spline_search(strategy:SplineSearch, # a SplineSearch that has been tol
     a.step(t, np.where(np.isfinite(best), best, np.nan), where='post', color='k', lw=1, label='best so far')
     if design.any() and sp.any(): a.axvline(design.sum() + .5, color='grey', ls=':', lw=1)
     a.set_xlabel('trial'); a.set_ylabel('validation accuracy'); a.set_title(title); a.legend(fontsize=7, loc='lower right')
+    a.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ok = np.isfinite(meas)
     if ok.any(): lo_ = np.nanmin(np.r_[meas[ok], [e['predicted'] for e in tr if e.get('predicted') is not None]]); a.set_ylim(max(lo_ - .02, np.nanmin(meas[ok]) - .1), None)
     # the final spline, in slices through its maximum
