@@ -25,7 +25,7 @@ $(STAMP): settings.ini setup.py
 
 demo: install
 	$(BIN)/nasbook datasets
-	$(BIN)/nasbook spline --space resnet-widths --dataset digits --budget 16 --epochs 3 --executor process --parallel 2 --out $(DEMO_OUT)
+	$(BIN)/nasbook spline --space resnet-widths --dataset digits --budget 20 --epochs 3 --smoothing loo --executor process --parallel 2 --out $(DEMO_OUT)
 
 check-sync: install
 	$(BIN)/python tools/check_sync.py

@@ -34,6 +34,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['nasbook', 'nasbook.*']),
     include_package_data=True,
+    package_data={'nasbook': ['data/*.json.gz']},   # the tabulated benchmarks (nasbook.tabular)
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'scale': optional},
     dependency_links=cfg.get('dep_links', '').split(),

@@ -59,7 +59,9 @@ def cmd_datasets(args):
 
 # %% ../nbs/80_cli.ipynb #05bf2c2b
 def run_named_search(strategy_fn, # fn(space, seed) -> strategy
-                     args, extra_meta:dict|None=None):
+                     args, extra_meta:dict|None=None,
+                     plot=None, # fn(strategy, result, title) -> matplotlib axes, for search.png (default: plot_search)
+                    ):
     "Shared body of the search subcommands: build space, evaluator and executor; run; write figure and summary."
     from nasbook.plots import plot_search, save_figure
     if args.space not in SPACES: raise ConfigError(f"--space {args.space!r} is unknown; choose one of {', '.join(SPACES)}")
@@ -74,10 +76,12 @@ def run_named_search(strategy_fn, # fn(space, seed) -> strategy
     get_dataset(args.dataset, **data_kw)  # fail now, with a clear message, if the data is missing
     ev = TrainEvaluator(build, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, data_kw=data_kw)
     with get_executor(args.executor, args.workers, args.address) as ex:
-        res = run_search(strategy_fn(space, args.seed), ev, args.budget, journal=out/'journal.jsonl', executor=ex,
+        strategy = strategy_fn(space, args.seed)
+        res = run_search(strategy, ev, args.budget, journal=out/'journal.jsonl', executor=ex,
                          batch_size=args.parallel, seed=args.seed, progress=not args.quiet)
-    ax = plot_search(res.records, title=f"{args.command} search, {args.space} on {args.dataset}")
-    save_figure(ax.figure, out/'search.png')
+    title = f"{args.command} search, {args.space} on {args.dataset}"
+    ax = plot(strategy, res, title) if plot is not None else plot_search(res.records, title=title)
+    save_figure((ax[0] if hasattr(ax, '__len__') else ax).figure, out/'search.png')
     summary = {'best_config': res.best_config, 'best_value': res.best_value, 'best_trial': res.best_trial,
                'trials': len(res.records), 'evaluated_now': res.evaluated, 'journal': str(res.journal)}
     atomic_write(out/'summary.json', json.dumps(summary, indent=1))
@@ -91,14 +95,29 @@ def cmd_random(args): return run_named_search(lambda space, seed: RandomSearch(s
 
 # %% ../nbs/80_cli.ipynb #d7eb77a8
 def cmd_spline(args):
-    return run_named_search(lambda space, seed: SplineSearch(space, seed, eps=args.eps, min_dist=args.min_dist), args)
+    from nasbook.spline_search import plot_spline_search
+    sm = args.smoothing if args.smoothing in ('loo', 'gcv') else float(args.smoothing)
+    return run_named_search(lambda space, seed: SplineSearch(space, seed, eps=args.eps, min_dist=args.min_dist, smoothing=sm,
+                                                             stop=args.stop), args,
+                            plot=lambda st, res, title: plot_spline_search(st, title=title))
 
 def _add_spline(sub):
     p = add_search_args(sub.add_parser('spline', help='polyharmonic spline search (Finkler et al., Algorithm 1)'),
                         space='resnet-widths', budget=16, epochs=3)
     p.add_argument('--eps', type=float, default=1e-3, help='stop when |measured - predicted| <= eps (accuracy units)')
     p.add_argument('--min-dist', type=float, default=0.05, help='unit-box distance a new point keeps from measured ones')
+    p.add_argument('--smoothing', default='0', type=_smoothing,
+                   help="spline smoothing: 0 (Algorithm 1's interpolant), a number, or 'loo'/'gcv' (chosen from the data)")
+    p.add_argument('--stop', default='eps', choices=['eps', 'noise'],
+                   help="stopping rule: 'eps' (Algorithm 1: |measured - predicted| <= eps) or 'noise' (within the spline's noise estimate)")
     p.set_defaults(func=cmd_spline)
+
+def _smoothing(s):
+    if s in ('loo', 'gcv'): return s
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r}: give a number >= 0, 'loo' or 'gcv'") from None
+    if not v >= 0: raise argparse.ArgumentTypeError(f"{s!r}: smoothing must be >= 0")
+    return v
 
 # %% ../nbs/80_cli.ipynb #763d2d69
 def _int_list(s):

@@ -21,15 +21,26 @@ __all__ = ['Int', 'Float', 'Categorical', 'SearchSpace', 'Strategy', 'BaseStrate
 # %% ../nbs/05_search.ipynb #99cbe14d
 @dataclasses.dataclass(frozen=True)
 class Int:
-    "An integer dimension low..high (inclusive)."
-    name:str; low:int; high:int; log:bool=False
+    "An integer dimension low..high (inclusive), optionally on a grid low, low+step, ..., high (a tabulated benchmark's grid)."
+    name:str; low:int; high:int; log:bool=False; step:int=1
     def __post_init__(self):
         for k in ('low', 'high'): check_range(f"{self.name}.{k}", getattr(self, k), kind=(int, np.integer))
+        check_range(f"{self.name}.step", self.step, 1, kind=(int, np.integer))
         _check_bounds(self)
+        if self.step > 1 and self.log: raise ConfigError(f"{self.name}: a dimension with step > 1 cannot be log-scale")
+        if (self.high - self.low) % self.step:
+            raise ConfigError(f"{self.name}: high - low = {self.high - self.low} must be a multiple of step={self.step}")
     def sample(self, rng): return int(self.from_unit(rng.random()))
     def to_unit(self, v): return _to_unit(self, v)
-    def from_unit(self, u): return int(min(max(round(_from_unit(self, u)), self.low), self.high))
-    def valid(self, v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and self.low <= v <= self.high
+    def from_unit(self, u):
+        "The grid value nearest to unit coordinate `u` (clipped to [low, high])."
+        x = _from_unit(self, u)
+        if self.step > 1: x = self.low + self.step * round((x - self.low) / self.step)
+        return int(min(max(round(x), self.low), self.high))
+    def valid(self, v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and self.low <= v <= self.high and (v - self.low) % self.step == 0
+    @property
+    def values(self) -> range: return range(self.low, self.high + 1, self.step)
 
 @dataclasses.dataclass(frozen=True)
 class Float:
@@ -102,10 +113,10 @@ class SearchSpace:
     def size(self) -> float:
         "Number of distinct configurations (inf with a float dimension)."
         n = 1.
-        for d in self.dims: n *= (d.high - d.low + 1) if isinstance(d, Int) else len(d.choices) if isinstance(d, Categorical) else math.inf
+        for d in self.dims: n *= len(d.values) if isinstance(d, Int) else len(d.choices) if isinstance(d, Categorical) else math.inf
         return n
     def to_dict(self) -> dict:
-        return {'name': self.name, 'dims': [{'kind': k, **dataclasses.asdict(d)} for d in self.dims for k, c in self.KINDS.items() if type(d) is c]}
+        return {'name': self.name, 'dims': [{'kind': k, **_asdict(d)} for d in self.dims for k, c in self.KINDS.items() if type(d) is c]}
     @classmethod
     def from_dict(cls, d:dict):
         dims = []
@@ -115,9 +126,11 @@ class SearchSpace:
             dims.append(cls.KINDS[k](**x))
         return cls(dims, d.get('name', 'space'))
 
+def _asdict(d): return {k: v for k, v in dataclasses.asdict(d).items() if not (k == 'step' and v == 1)}  # old journals' meta unchanged
+
 def _fmt_dim(d):
     if isinstance(d, Categorical): return f"{d.name} in {list(d.choices)}"
-    return f"{d.name} in [{d.low}, {d.high}]" + (' (log)' if d.log else '')
+    return f"{d.name} in [{d.low}, {d.high}]" + (' (log)' if d.log else '') + (f" step {d.step}" if getattr(d, 'step', 1) > 1 else '')
 
 # %% ../nbs/05_search.ipynb #50105e4c
 @runtime_checkable
@@ -168,7 +181,7 @@ class OptunaStrategy(BaseStrategy):
     def ask(self):
         t = self.study.ask(); c = {}
         for d in self.space.dims:
-            if isinstance(d, Int): c[d.name] = t.suggest_int(d.name, int(d.low), int(d.high), log=d.log)
+            if isinstance(d, Int): c[d.name] = t.suggest_int(d.name, int(d.low), int(d.high), log=d.log, step=int(d.step))
             elif isinstance(d, Float): c[d.name] = t.suggest_float(d.name, float(d.low), float(d.high), log=d.log)
             else: c[d.name] = t.suggest_categorical(d.name, list(d.choices))
         self.pending.setdefault(json.dumps(c, sort_keys=True), []).append(t)

@@ -11,7 +11,7 @@ from scipy.spatial.distance import cdist
 from .core import NasbookError, ConfigError, check_in, check_range
 
 # %% auto #0
-__all__ = ['ORDERS', 'phi', 'SplineUnstable', 'check_residual', 'qr_solve', 'PolyharmonicSpline', 'too_close']
+__all__ = ['ORDERS', 'SMOOTHING_RULES', 'phi', 'SplineUnstable', 'check_residual', 'qr_solve', 'PolyharmonicSpline', 'too_close']
 
 # %% ../nbs/11_spline.ipynb #9521d131
 ORDERS = (1, 2, 3)
@@ -82,6 +82,34 @@ def qr_solve(A:np.ndarray, # square system matrix
     return c * y, {'rank': rank, 'cond': cond, 'residual': res, 'margin': margin}
 
 # %% ../nbs/11_spline.ipynb #aa696cce
+SMOOTHING_RULES = ('gcv', 'loo')
+
+def _influence(A, n):
+    "M = the top-left (n, n) block of A⁻¹ for the augmented (and smoothed) system A: c = M y."
+    return np.linalg.inv(A)[:n, :n]
+
+def _trace_smoother(A, n):
+    "tr(I - S) for the smoother S: y ↦ s(x_j); I - S = λM, so it is λ tr M."
+    return float(A[0, 0] * np.trace(_influence(A, n))) if n else 0.   # A[0,0] = Φ(0) + λ = λ
+
+def _choose_smoothing(A, y, n, rule, grid=np.r_[0., np.logspace(-5, 2, 29)]):
+    """λ (in solving coordinates) minimising generalised cross-validation n‖My‖²/(tr M)² ('gcv') or the leave-one-out
+    error mean((c_j/M_jj)²) ('loo', Rippa's formula) over λ = t·median Φ(‖x_i-x_j‖), t in `grid` (0: interpolate).
+    Both scores are closed forms in M(λ) (the top-left block of the inverse), so each λ costs one (n+d+1)² inverse."""
+    K = A[:n, :n]
+    unit = float(np.median(K[np.triu_indices(n, 1)])) or 1.
+    best, scores = None, []
+    for t in grid:
+        B = A.copy(); B[np.arange(n), np.arange(n)] += t * unit
+        try: M = _influence(B, n)
+        except np.linalg.LinAlgError: scores.append(np.inf); continue
+        c = M @ y
+        score = n * float(c @ c) / float(np.trace(M)) ** 2 if rule == 'gcv' else float(np.mean((c / np.diag(M)) ** 2))
+        scores.append(score if np.isfinite(score) else np.inf)
+        if best is None or scores[-1] < best[1]: best = (t * unit, scores[-1])
+    if best is None: raise SplineUnstable("no smoothing value gives a solvable spline system")
+    return best[0], {'rule': rule, 'lam_unit': (grid * unit).tolist(), 'score': scores}
+
 def _as_points(X, d, name='X'):
     X = np.asarray(X, float)
     if X.ndim == 1: X = X[:, None] if d == 1 else X[None, :]
@@ -110,8 +138,12 @@ class PolyharmonicSpline:
                  upper=None, # per-dimension upper bounds (give both or neither)
                  max_cond:float=1e12, # refuse systems with a larger condition number
                  safety:float=10., # residual margin factor (see `check_residual`)
+                 smoothing:float|str=0., # λ ≥ 0 as in scipy's RBFInterpolator (0: interpolate), or 'gcv'/'loo': choose λ from the data
                 ):
         self.order = check_in('order', order, ORDERS)
+        if isinstance(smoothing, str): check_in('smoothing', smoothing, SMOOTHING_RULES)
+        else: check_range('smoothing', smoothing, 0.)
+        self.smoothing = smoothing
         self.lower, self.upper = _bounds(lower, upper)
         self.max_cond = check_range('max_cond', max_cond, 1., lo_open=True)
         self.safety = check_range('safety', safety, 0., lo_open=True)
@@ -142,7 +174,7 @@ class PolyharmonicSpline:
         D = cdist(U, U)
         i, j = np.triu_indices(n, 1)
         same = np.flatnonzero(D[i, j] == 0)
-        if len(same): raise SplineUnstable(f"support points {i[same[0]]} and {j[same[0]]} coincide; drop one (see too_close)")
+        if len(same) and self.smoothing == 0: raise SplineUnstable(f"support points {i[same[0]]} and {j[same[0]]} coincide; drop one (see too_close)")
         P = np.hstack([np.ones((n, 1)), U])
         r = np.linalg.matrix_rank(P)
         if r < d + 1:
@@ -150,8 +182,17 @@ class PolyharmonicSpline:
                                  "(they lie on a lower-dimensional plane or line); add points off it")
         A = np.zeros((n + d + 1, n + d + 1))
         A[:n, :n], A[:n, n:], A[n:, :n] = phi(D, self.order), P, P.T
+        # λ in the caller's (box) coordinates is λ / scale^k in the solving coordinates: Φ(r/s) = Φ(r)/s^k up to a
+        # polynomial the side conditions remove, so the smoothed spline is as invariant as the interpolant
+        lam_u, self.criteria = (_choose_smoothing(A, y, n, self.smoothing) if isinstance(self.smoothing, str)
+                                else (self.smoothing / self.scale ** self.order, None))
+        A[np.arange(n), np.arange(n)] += lam_u
         sol, self.info = qr_solve(A, np.r_[y, np.zeros(d + 1)], self.max_cond, self.safety)
         self.X, self.U, self.y, self.coef, self.poly = X, U, y, sol[:n], sol[n:]
+        self.lam, self.lam_unit = lam_u * self.scale ** self.order, lam_u
+        self.fitted = y - lam_u * self.coef                           # s(x_j): (K + λI)c + Pa = y  =>  s(x_j) = y_j - λ c_j
+        dof = n - _trace_smoother(A, n) if lam_u > 0 else 0.         # tr(I - S): the residual degrees of freedom
+        self.sigma = float(np.sqrt(np.sum((y - self.fitted) ** 2) / dof)) if dof > 1e-9 else 0.
         return self
 
     @property
@@ -187,7 +228,8 @@ class PolyharmonicSpline:
 
     def __repr__(self):
         if self.coef is None: return f"PolyharmonicSpline(order={self.order}, unfitted)"
-        return f"PolyharmonicSpline(order={self.order}, n={self.n}, d={self.d}, cond={self.info['cond']:.3g})"
+        sm = f", smoothing={self.lam:.3g}" if self.lam else ''
+        return f"PolyharmonicSpline(order={self.order}, n={self.n}, d={self.d}{sm}, cond={self.info['cond']:.3g})"
 
 # %% ../nbs/11_spline.ipynb #a7ca7e29
 def too_close(X, # (n, d) existing points (may have n = 0)

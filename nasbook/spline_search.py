@@ -14,7 +14,7 @@ from .search import SearchSpace, Int, Categorical, BaseStrategy
 from .spline import ORDERS, PolyharmonicSpline, SplineUnstable, too_close, _bounds
 
 # %% auto #0
-__all__ = ['support_design', 'halton_argmax', 'SplineSearch']
+__all__ = ['support_design', 'halton_argmax', 'SplineSearch', 'plot_spline_search']
 
 # %% ../nbs/12_spline_search.ipynb #4dce15c9
 def support_design(lower, # per-dimension smallest usable values
@@ -93,6 +93,9 @@ class SplineSearch(BaseStrategy):
                  max_cond:float=1e12, # splines with a worse condition number are discarded
                  discrete_max:int=3, # integer dimensions with at most this many values get one spline per value
                  max_splines:int=16, # most combinations of discrete values (one spline each)
+                 smoothing:float|str=0., # the spline's λ (0: Algorithm 1's interpolant), or 'loo'/'gcv': chosen from the data
+                 stop:str='eps', # 'eps': Algorithm 1's rule; 'noise': |measured - predicted| <= max(eps, the spline's noise estimate σ̂)
+                 stop_hits:int=1, # spline proposals in a row that must meet the rule before the search stops (1: Algorithm 1)
                 ):
         super().__init__(space, seed)
         self.eps, self.min_dist = check_range('eps', eps, 0.), check_range('min_dist', min_dist, 0.)
@@ -101,11 +104,14 @@ class SplineSearch(BaseStrategy):
         self.order, self.max_cond = check_in('order', order, ORDERS), check_range('max_cond', max_cond, 1., lo_open=True)
         self.discrete_max = check_range('discrete_max', discrete_max, 1, kind=int)
         self.max_splines = check_range('max_splines', max_splines, 1, kind=int)
-        few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and d.high - d.low + 1 <= discrete_max
+        PolyharmonicSpline(smoothing=smoothing)    # checks `smoothing`
+        self.smoothing, self.stop = smoothing, check_in('stop', stop, ('eps', 'noise'))
+        self.stop_hits, self._hits = check_range('stop_hits', stop_hits, 1, kind=int), 0
+        few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and len(d.values) <= discrete_max
         self.cont, self.disc = [d for d in space.dims if not few(d)], [d for d in space.dims if few(d)]
         if not self.cont:
             raise ConfigError(f"SplineSearch needs a numeric dimension with more than discrete_max={discrete_max} values; {space} has none")
-        values = lambda d: list(d.choices) if isinstance(d, Categorical) else list(range(d.low, d.high + 1))
+        values = lambda d: list(d.choices) if isinstance(d, Categorical) else list(d.values)
         self.combos = [list(c) for c in itertools.product(*[values(d) for d in self.disc])]
         if len(self.combos) > max_splines:
             raise ConfigError(f"the discrete dimensions {[d.name for d in self.disc]} make {len(self.combos)} combinations, one spline "
@@ -156,7 +162,9 @@ class SplineSearch(BaseStrategy):
         for j, d in enumerate(self.cont):
             if not isinstance(d, Int): continue
             a, b = (np.log(d.low), np.log(d.high)) if d.log else (d.low, d.high)
-            r = np.clip(np.rint(np.exp(a + U[:, j] * (b - a)) if d.log else a + U[:, j] * (b - a)), d.low, d.high)
+            x = np.exp(a + U[:, j] * (b - a)) if d.log else a + U[:, j] * (b - a)
+            if d.step > 1: x = d.low + d.step * np.rint((x - d.low) / d.step)
+            r = np.clip(np.rint(x), d.low, d.high)
             U[:, j] = ((np.log(r) if d.log else r) - a) / (b - a)
         return U
     def _known(self, ci):
@@ -193,7 +201,9 @@ class SplineSearch(BaseStrategy):
         for ci, combo in enumerate(self.combos):
             U, y = self._support(ci)
             if len(y) < dc + 2: continue
-            try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond).fit(U, y)
+            # cross-validation needs points to spare: below 3(d+1) the spline interpolates (Algorithm 1) whatever `smoothing` says
+            sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+            try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y)
             except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': combo, 'error': str(e)}); continue
             known, bad = self._known(ci)
             x, _, _ = halton_argmax(s, *box, seed=derive_seed(self.seed, 'argmax', self._n_ask, ci), patience=self.patience)
@@ -208,7 +218,8 @@ class SplineSearch(BaseStrategy):
                 cfg = self._config(x, combo)
                 if not self._admissible(self._unit(cfg), known, bad)[0]: continue
             maxima[ci] = float(s(self._unit(cfg)[None])[0])
-            if best is None or maxima[ci] > best['predicted']: best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci]}
+            if best is None or maxima[ci] > best['predicted']:
+                best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci], 'sigma': s.sigma, 'smoothing': s.lam}
         if best is not None: best['maxima'] = maxima
         return best
 
@@ -236,7 +247,10 @@ class SplineSearch(BaseStrategy):
         entry = {**entry, 'measured': measurement.value, 'status': measurement.status}
         self.trace.append(entry)
         p = entry['predicted']
-        if p is not None and measurement.ok and abs(measurement.value - p) <= self.eps: self._finished = True
+        tol = max(self.eps, entry.get('sigma') or 0.) if self.stop == 'noise' else self.eps
+        if p is not None and measurement.ok:
+            self._hits = self._hits + 1 if abs(measurement.value - p) <= tol else 0
+            if self._hits >= self.stop_hits: self._finished = True
         if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
 
     @property
@@ -250,4 +264,51 @@ class SplineSearch(BaseStrategy):
         "Every setting, for the journal's meta (a resumed search must match it)."
         return {**super().describe(), 'eps': self.eps, 'center': self.center, 'design_box': self.design_box, 'min_dist': self.min_dist,
                 'n_samples': self.n_samples, 'levels': self.levels, 'shrink': self.shrink, 'patience': self.patience,
-                'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines}
+                'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
+                **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {}),
+                **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {})}
+
+# %% ../nbs/12_spline_search.ipynb #81707820
+def plot_spline_search(strategy:SplineSearch, # a SplineSearch that has been told its measurements (e.g. after run_search)
+                       title:str='spline search', ax=None, # two matplotlib axes, or None for a new figure
+                      ):
+    "Two panels: measured vs predicted per trial (design and spline phases marked), and slices of the final spline through its argmax."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={'width_ratios': [3, 2]})
+    tr = [e for e in strategy.trace]
+    if not tr: raise NasbookError("the search has no measurements yet; run it first")
+    t = np.arange(1, len(tr) + 1); meas = np.array([e['measured'] if e['status'] == 'ok' else np.nan for e in tr], float)
+    src = [e['source'] for e in tr]; design = np.array([s == 'design' for s in src])
+    a = ax[0]
+    a.plot(t[design], meas[design], 's', color='tab:orange', mec='k', label=f'2d+3 design ({design.sum()})')
+    sp = ~design
+    a.plot(t[sp], meas[sp], 'o', color='tab:red', mec='k', label=f'spline proposals ({sp.sum()})')
+    for i, e in enumerate(tr):
+        if e.get('predicted') is None: continue
+        a.plot([t[i], t[i]], [e['predicted'], meas[i]], color='tab:red', lw=.8, alpha=.6)
+        a.plot(t[i], e['predicted'], 'o', mfc='none', mec='tab:red', label='predicted by the spline' if i == int(np.argmax(sp)) else None)
+    best = np.fmax.accumulate(np.where(np.isnan(meas), -np.inf, meas))
+    a.step(t, np.where(np.isfinite(best), best, np.nan), where='post', color='k', lw=1, label='best so far')
+    if design.any() and sp.any(): a.axvline(design.sum() + .5, color='grey', ls=':', lw=1)
+    a.set_xlabel('trial'); a.set_ylabel('validation accuracy'); a.set_title(title); a.legend(fontsize=7, loc='lower right')
+    a.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ok = np.isfinite(meas)
+    if ok.any(): lo_ = np.nanmin(np.r_[meas[ok], [e['predicted'] for e in tr if e.get('predicted') is not None]]); a.set_ylim(max(lo_ - .02, np.nanmin(meas[ok]) - .1), None)
+    # the final spline, in slices through its maximum
+    a = ax[1]; b = strategy.best
+    ci = strategy._combo(b[0]) if b else 0
+    U, y = strategy._support(ci); dc = len(strategy.cont)
+    if len(y) < dc + 2: a.set_axis_off(); return ax
+    sm = strategy.smoothing if not isinstance(strategy.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+    s = PolyharmonicSpline(strategy.order, smoothing=sm).fit(U, y)
+    x, fx, _ = halton_argmax(s, np.zeros(dc), np.ones(dc), seed=strategy.seed)
+    g = np.linspace(0, 1, 101)
+    for j, d in enumerate(strategy.cont):
+        X = np.repeat(x[None], len(g), 0); X[:, j] = g
+        line, = a.plot(g, s(X), label=f"{d.name} ∈ [{d.low}, {d.high}], max at {d.from_unit(float(x[j]))}")
+        a.plot(U[:, j], y, '.', color=line.get_color(), alpha=.5, ms=4)
+    a.plot(x, np.full(dc, fx), 'k*', ms=8)
+    a.set_xlabel('unit coordinate of each dimension'); a.set_ylabel('spline')
+    a.set_title(f"final spline through its maximum ({fx:.4f} predicted)" + (f", λ={s.lam:.2g}" if s.lam else ''), fontsize=9)
+    a.legend(fontsize=6)
+    return ax
