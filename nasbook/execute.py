@@ -6,6 +6,7 @@
 from __future__ import annotations
 import dataclasses, math, os, time, traceback
 from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 import multiprocessing as mp
 from typing import Callable, Iterator, Protocol, runtime_checkable
 
@@ -18,7 +19,8 @@ from .train import Trainer, Diverged, small_cnn
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'Measurement', 'Evaluator', 'evaluate_safely', 'FunctionEvaluator', 'cached_dataset', 'build_small_cnn',
-           'count_params', 'TrainEvaluator', 'LocalExecutor', 'ProcessExecutor', 'RayExecutor', 'get_executor']
+           'count_params', 'TrainEvaluator', 'LocalExecutor', 'die_once', 'ProcessExecutor', 'RayExecutor',
+           'get_executor']
 
 # %% ../nbs/04_execute.ipynb #8ff093f8
 @dataclasses.dataclass
@@ -127,47 +129,95 @@ class LocalExecutor:
     def __enter__(self): return self
     def __exit__(self, *a): self.close()
 
+def _lost(key, tries, why) -> Measurement:
+    return Measurement(None, 0., 'failed', {'error': f"the worker evaluating job {key!r} died {tries} time(s) ({why}); "
+                                                     "not retried again", 'lost_worker': True})
+
+def die_once(config:dict, # {'x': float, 'marks': a folder, 'die': bool}
+             seed:int) -> float:
+    "A test evaluator that kills its own process (SIGKILL) the first time it sees a configuration with `die`, as a lost worker would; otherwise -(x-0.3)²."
+    mark = os.path.join(config['marks'], f"{config['x']:.6f}-{seed}")
+    if config.get('die') and not os.path.exists(mark):
+        open(mark, 'w').close(); os.kill(os.getpid(), 9)
+    return -(config['x'] - 0.3) ** 2
+
 class ProcessExecutor(LocalExecutor):
-    "Evaluate jobs in a pool of `workers` spawned processes."
+    "Evaluate jobs in a pool of `workers` spawned processes; jobs of a worker that dies are resubmitted to a fresh pool."
     name = 'process'
-    def __init__(self, workers:int=2):
-        check_range('workers', workers, 1, kind=int)
-        self.workers, self.pool = workers, None
-    def run(self, evaluator, jobs):
+    def __init__(self, workers:int=2, # worker processes
+                 retries:int=2, # times a job is resubmitted after its worker died
+                ):
+        check_range('workers', workers, 1, kind=int); check_range('retries', retries, 0, kind=int)
+        self.workers, self.retries, self.pool = workers, retries, None
+    def _pool(self):
         if self.pool is None: self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context('spawn'))
+        return self.pool
+    def run(self, evaluator, jobs):
         from nasbook import execute  # by module reference, so spawned workers can import it
-        futs = {self.pool.submit(execute.evaluate_safely, evaluator, c, s): k for k, c, s in jobs}
-        while futs:
-            done, _ = wait(futs, return_when=FIRST_COMPLETED)
-            for f in done: yield futs.pop(f), f.result()
+        todo = {k: (c, s) for k, c, s in jobs}; tries = dict.fromkeys(todo, 0)
+        while todo:
+            futs = {self._pool().submit(execute.evaluate_safely, evaluator, c, s): k for k, (c, s) in todo.items()}
+            broken = False
+            while futs and not broken:
+                done, _ = wait(futs, return_when=FIRST_COMPLETED)
+                for f in done:
+                    k = futs.pop(f)
+                    try: m = f.result()
+                    except BrokenProcessPool: broken = True; continue   # a worker died: this job and the rest go again
+                    del todo[k]; yield k, m
+            if broken:
+                self.pool.shutdown(wait=False, cancel_futures=True); self.pool = None
+                for k in list(todo):
+                    tries[k] += 1
+                    if tries[k] > self.retries: del todo[k]; yield k, _lost(k, tries[k], 'a broken process pool')
     def close(self):
         if self.pool is not None: self.pool.shutdown(cancel_futures=True); self.pool = None
 
 class RayExecutor(LocalExecutor):
-    "Evaluate jobs as Ray tasks, on a local instance (`num_cpus`) or an existing cluster (`address`)."
+    "Evaluate jobs as Ray tasks, on a local instance (`num_cpus`) or an existing cluster (`address`); Ray retries tasks whose worker died."
     name = 'ray'
-    def __init__(self, num_cpus:int|None=2, address:str|None=None, cpus_per_job:float=1, gpus_per_job:float=0):
+    def __init__(self, num_cpus:int|None=2, # CPUs of a local Ray instance (ignored with `address`)
+                 address:str|None=None, # an existing cluster: 'auto' or 'HOST:PORT' (started with `ray start --head`)
+                 cpus_per_job:float=1, # CPUs reserved for each evaluation
+                 gpus_per_job:float=0, # GPUs reserved for each evaluation (fractions share a GPU)
+                 retries:int=3, # times Ray re-runs a task whose worker died
+                ):
+        check_range('cpus_per_job', cpus_per_job, 0, lo_open=True); check_range('gpus_per_job', gpus_per_job, 0)
+        check_range('retries', retries, 0, kind=int)
         try: import ray
         except ImportError: raise ConfigError("executor='ray' needs Ray: pip install 'ray[default]' (or nasbook[scale])") from None
-        self.ray, self.started = ray, False
+        self.ray, self.started, self.retries = ray, False, retries
         if not ray.is_initialized():
             kw = {'address': address} if address else {'num_cpus': num_cpus}
-            ray.init(include_dashboard=False, log_to_driver=False, **kw); self.started = True
+            try: ray.init(include_dashboard=False, log_to_driver=False, **kw)
+            except ConnectionError as e:
+                raise NasbookError(f"cannot reach a Ray cluster at address={address!r} ({e}); start one with "
+                                   "`ray start --head`, or leave --address out for a local instance") from None
+            self.started = True
         from nasbook import execute
-        self.remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job)(execute.evaluate_safely)
+        self.remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=retries)(execute.evaluate_safely)
     def run(self, evaluator, jobs):
         ev = self.ray.put(evaluator)
         refs = {self.remote.remote(ev, c, s): k for k, c, s in jobs}
         while refs:
             done, _ = self.ray.wait(list(refs), num_returns=1)
-            for r in done: yield refs.pop(r), self.ray.get(r)
+            for r in done:
+                k = refs.pop(r)
+                try: m = self.ray.get(r)
+                except self.ray.exceptions.RayError as e: m = _lost(k, self.retries + 1, type(e).__name__)
+                yield k, m
     def close(self):
         if self.started: self.ray.shutdown(); self.started = False
 
 EXECUTORS = {'local': LocalExecutor, 'process': ProcessExecutor, 'ray': RayExecutor}
-def get_executor(name:str='local', workers:int=2, address:str|None=None):
+def get_executor(name:str='local', # 'local', 'process' or 'ray'
+                 workers:int=2, # processes (process) or CPUs of a local Ray instance (ray)
+                 address:str|None=None, # ray: an existing cluster ('auto' or 'HOST:PORT')
+                 cpus_per_job:float=1, # ray: CPUs per evaluation
+                 gpus_per_job:float=0, # ray: GPUs per evaluation
+                ):
     "An executor by name: 'local', 'process' (a pool of `workers`) or 'ray' (`workers` CPUs, or a cluster `address`)."
     check_in('executor', name, EXECUTORS)
     if name == 'local': return LocalExecutor()
     if name == 'process': return ProcessExecutor(workers)
-    return RayExecutor(num_cpus=None if address else workers, address=address)
+    return RayExecutor(num_cpus=None if address else workers, address=address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)
