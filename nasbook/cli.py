@@ -75,7 +75,7 @@ def run_named_search(strategy_fn, # fn(space, seed) -> strategy
     if args.fraction: data_kw['fraction'] = args.fraction
     get_dataset(args.dataset, **data_kw)  # fail now, with a clear message, if the data is missing
     ev = TrainEvaluator(build, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, data_kw=data_kw)
-    with get_executor(args.executor, args.workers, args.address) as ex:
+    with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
         strategy = strategy_fn(space, args.seed)
         res = run_search(strategy, ev, args.budget, journal=out/'journal.jsonl', executor=ex,
                          batch_size=args.parallel, seed=args.seed, progress=not args.quiet)
@@ -312,6 +312,12 @@ def _nonneg_int(s):
     if v < 0: raise argparse.ArgumentTypeError(f"{s!r} must be >= 0")
     return v
 
+def _nonneg_float(s):
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a float") from None
+    if not v >= 0: raise argparse.ArgumentTypeError(f"{s!r} must be >= 0")
+    return v
+
 def add_search_args(p, space='cnn-widths', budget=12, epochs=5):
     "Options shared by every search subcommand."
     p.add_argument('--space', default=space, help=f"search space (known: {', '.join(SPACES)})")
@@ -327,7 +333,9 @@ def add_search_args(p, space='cnn-widths', budget=12, epochs=5):
     p.add_argument('--executor', default='local', choices=['local', 'process', 'ray'], help='where evaluations run')
     p.add_argument('--workers', type=_positive(int), default=2, help='processes (process) or CPUs (ray)')
     p.add_argument('--parallel', type=_positive(int), default=1, help='configurations evaluated at once')
-    p.add_argument('--address', default=None, help='ray: address of an existing cluster')
+    p.add_argument('--address', default=None, help="ray: an existing cluster, 'auto' or HOST:PORT (see `ray start --head`)")
+    p.add_argument('--cpus-per-eval', type=_positive(float), default=1., help='ray: CPUs reserved for each evaluation')
+    p.add_argument('--gpus-per-eval', type=_nonneg_float, default=0., help='ray: GPUs reserved for each evaluation (fractions share one)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 

@@ -173,6 +173,15 @@ class ProcessExecutor(LocalExecutor):
     def close(self):
         if self.pool is not None: self.pool.shutdown(cancel_futures=True); self.pool = None
 
+def _reachable(address:str, timeout:float=5.):
+    "Fail fast, naming the address, when nothing listens at a Ray cluster's HOST:PORT (ray.init would wait minutes)."
+    import socket
+    host, _, port = address.rpartition(':')
+    try: socket.create_connection((host or '127.0.0.1', int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as e:
+        raise NasbookError(f"cannot reach a Ray cluster at address={address!r} ({e}); start one with `ray start --head`, "
+                           "or leave --address out for a local instance") from None
+
 class RayExecutor(LocalExecutor):
     "Evaluate jobs as Ray tasks, on a local instance (`num_cpus`) or an existing cluster (`address`); Ray retries tasks whose worker died."
     name = 'ray'
@@ -188,6 +197,7 @@ class RayExecutor(LocalExecutor):
         except ImportError: raise ConfigError("executor='ray' needs Ray: pip install 'ray[default]' (or nasbook[scale])") from None
         self.ray, self.started, self.retries = ray, False, retries
         if not ray.is_initialized():
+            if address and address != 'auto': _reachable(address)
             kw = {'address': address} if address else {'num_cpus': num_cpus}
             try: ray.init(include_dashboard=False, log_to_driver=False, **kw)
             except ConnectionError as e:
