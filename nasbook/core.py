@@ -122,7 +122,7 @@ def atomic_torch_save(obj, # anything `torch.save` accepts
     buf = io.BytesIO(); torch.save(obj, buf)
     return atomic_write(path, buf.getvalue())
 
-# %% ../nbs/00_core.ipynb #5b205d30
+# %% ../nbs/00_core.ipynb #677d5140
 def read_json(path, # a JSON file nasbook (or a person) wrote
               what:str='file', # what the file is, for the error message ('checkpoint state', 'template', ...)
              ):
