@@ -16,16 +16,16 @@ from .data import get_dataset
 from .train import Trainer, Callback
 from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow, Pruner
-from .cells import BonsaiNet, BONSAI_OPS, _ends
+from .cells import CellSupernet, BONSAI_OPS, edge_ends
 from . import sizing
 
 # %% auto #0
 __all__ = ['assign_sizes', 'cell_compression', 'section_compression', 'CompressionLoss', 'compress_randomly', 'simulation_memory',
-           'compression_targets', 'random_baseline_model', 'BonsaiConfig', 'BonsaiMethod', 'bonsai_search',
-           'plot_bonsai', 'op_frequencies', 'op_cooccurrence', 'search_space_size']
+           'simulation_targets', 'random_variant_model', 'BonsaiConfig', 'BonsaiMethod', 'bonsai_search', 'plot_bonsai',
+           'op_frequencies', 'op_cooccurrence', 'search_space_size']
 
 # %% ../nbs/23_bonsai.ipynb #76e7b2d9
-def assign_sizes(model:BonsaiNet, batch_size:int=64, cache=None, reps:int=2, device=None) -> dict:
+def assign_sizes(model:CellSupernet, batch_size:int=64, cache=None, reps:int=2, device=None) -> dict:
     "Measure (Algorithm 1, cached) and set the memory size of every pruner of `model`; return {key: bytes}."
     dev = device or next(model.parameters()).device
     cache = cache if cache is not None else sizing.SizeCache(device=dev, reps=reps)
@@ -42,7 +42,7 @@ def assign_sizes(model:BonsaiNet, batch_size:int=64, cache=None, reps:int=2, dev
     return out
 
 # %% ../nbs/23_bonsai.ipynb #1e9bf117
-def cell_compression(model:BonsaiNet, i:int, soft:bool=True):
+def cell_compression(model:CellSupernet, i:int, soft:bool=True):
     "Soft (differentiable tensor, Eq. 4.16) or hard (float, Eq. 4.17) compression of cell `i`."
     prs = model.cell_pruners(i); dead = model.cells[i].dead_size
     total = sum(p.size for p in prs) + dead
@@ -53,7 +53,7 @@ def cell_compression(model:BonsaiNet, i:int, soft:bool=True):
     vals = torch.stack([p.value() for p in prs])
     return (sizes * vals).sum() / total
 
-def section_compression(model:BonsaiNet, sections) -> float:
+def section_compression(model:CellSupernet, sections) -> float:
     "Hard compression of the union of the cells of `sections` (a section index or a list of them)."
     sections = [sections] if isinstance(sections, int) else list(sections)
     cells = [i for i in range(len(model.cells)) if model.section_of(i) in sections]
@@ -74,7 +74,7 @@ class CompressionLoss(Callback):
         self.trainer.loss = self.trainer.loss + self.lam * comp
 
 # %% ../nbs/23_bonsai.ipynb #4776eafc
-def _groups(model:BonsaiNet, cells, sizes:dict) -> dict:
+def _groups(model:CellSupernet, cells, sizes:dict) -> dict:
     "Algorithm 2's groups: (cell, input shape) -> {pruner key: size}; the handler's inputs form their own group."
     groups = {}
     for i in cells:
@@ -84,7 +84,7 @@ def _groups(model:BonsaiNet, cells, sizes:dict) -> dict:
         for a in model.handlers[i].pruners.keys(): groups.setdefault((i, 'in'), {})[f"c{i}/in/{a}"] = sizes[f"c{i}/in/{a}"]
     return groups
 
-def compress_randomly(model:BonsaiNet, compressions:dict, sizes:dict, heuristic:str='random', seed:int=0) -> BonsaiNet:
+def compress_randomly(model:CellSupernet, compressions:dict, sizes:dict, heuristic:str='random', seed:int=0) -> CellSupernet:
     "Deadhead operations so that each section s in `compressions` keeps ops chosen by Algorithm 2 up to compression c_s."
     for k, p in model.pruners(): p.size = sizes[k]
     for s, c in compressions.items():
@@ -95,45 +95,50 @@ def compress_randomly(model:BonsaiNet, compressions:dict, sizes:dict, heuristic:
         model.deadhead([k for i in cells for k, _ in model.pruners() if k.startswith(f"c{i}/") and k not in chosen])
     return model
 
-def _sim_memory(genotype, compressions, sizes, batch, heuristic, seed):
+def _sim_memory(supernet, compressions, sizes, batch, heuristic, seed):
     "Build a simulation model (in whatever process runs this) and measure its training memory in bytes."
-    m = BonsaiNet.from_genotype(genotype)
+    m = CellSupernet.from_dict(supernet)
     compress_randomly(m, compressions, sizes, heuristic, seed)
-    x = torch.randn(batch, *genotype['config']['in_shape']); y = torch.randint(0, genotype['config']['n_classes'], (batch,))
+    x = torch.randn(batch, *supernet['config']['in_shape']); y = torch.randint(0, supernet['config']['n_classes'], (batch,))
     return float(sizing.model_memory(m, x, y, steps=2))
 
 def simulation_memory(config:dict, upto:int, c:float, sizes:dict, batch_size:int=64, heuristic:str='max',
                       seed:int=0, sandbox:bool=False, timeout:float=600.) -> float:
     "Measured memory of M_c^{0..upto-1} + M_1^{upto} (sections before `upto` at compression c); inf when the probe fails."
-    m = BonsaiNet(**config, grow=False)
+    m = CellSupernet(**config, grow=False)
     for _ in range(upto + 1): m.grow()
-    args = (m.genotype(), {s: c for s in range(upto)}, sizes, batch_size, heuristic, seed)
+    args = (m.to_dict(), {s: c for s in range(upto)}, sizes, batch_size, heuristic, seed)
     if not sandbox: return _sim_memory(*args)
     res = sizing.sandboxed(_sim_memory, *args, timeout=timeout)
     return float(res.value) if res.ok else float('inf')
 
-def compression_targets(config:dict, budget:float, sizes:dict, batch_size:int=64, depth:int=6,
-                        sandbox:bool=False, heuristic:str='max', seed:int=0) -> list:
-    "Algorithm 3 for every subset: c_tgt[i] = largest c with size(M_c^{0..i-1} + M_1^i) <= budget (c_tgt[0] = 1)."
+def simulation_targets(config:dict, # the CellSupernet config of the run (in_shape, n_classes, scale, sections, ...)
+                       budget:float, # s_max in bytes
+                       sizes:dict, # pruner key -> measured bytes (assign_sizes of the complete supernet)
+                       batch_size:int=64, # B of the probes
+                       depth:int=6, # Algorithm 3's tree depth
+                       sandbox:bool=False, # run each probe in a subprocess (the thesis' sandbox)
+                       heuristic:str='max', # Algorithm 2's packing heuristic for the simulation models
+                       seed:int=0, # seed of the packing
+                      ) -> list:
+    "Algorithm 3 on measured simulation models: c_tgt[i] = largest c with size(M_c^{0..i-1} + M_1^i) <= budget (c_tgt[0] = 1)."
     first = simulation_memory(config, 0, 1., sizes, batch_size, heuristic, seed, sandbox)
     if first > budget:
         raise ConfigError(f"memory_budget={budget:.4g} bytes is too small: the first section alone needs {first:.4g} bytes")
-    out = [1.]
-    for i in range(1, len(config['sections'])):
-        fits = lambda c, i=i: simulation_memory(config, i, c, sizes, batch_size, heuristic, seed, sandbox) <= budget
-        out.append(float(sizing.compression_target(fits, depth=depth)))
-    return out
+    # Algorithm 3's reading: one c for all earlier sections (the earlier targets are not used; Eq. 4.29 would fix them)
+    fits = lambda i, earlier, c: i == 0 or simulation_memory(config, i, c, sizes, batch_size, heuristic, seed, sandbox) <= budget
+    return [float(c) for c in sizing.compression_targets(fits, len(config['sections']), depth=depth)]
 
 # %% ../nbs/23_bonsai.ipynb #4608e616
-def random_baseline_model(config:dict, template:dict, variant:int, sizes:dict, seed:int=0) -> BonsaiNet:
+def random_variant_model(config:dict, template:dict, variant:int, sizes:dict, seed:int=0) -> CellSupernet:
     "The untrained random model of Random 1 (stage-1 compressions, last section full) or Random 2 (final compressions)."
-    check_in('random_baseline', variant, (1, 2))
+    check_in('random_variant', variant, (1, 2))
     key = 'stage1_compression' if variant == 1 else 'final_compression'
     comps = template.get(key)
     n = len(config['sections'])
     if not isinstance(comps, list) or len(comps) != n:
         raise ConfigError(f"template lacks {key!r} with one value per section ({n}); pass the result.json of a Bonsai run with the same sections")
-    m = BonsaiNet(**config, grow=False)
+    m = CellSupernet(**config, grow=False)
     for _ in range(n): m.grow()
     if variant == 1: comps = comps[:-1] + [1.]
     return compress_randomly(m, dict(enumerate(comps)), sizes, 'random', seed)
@@ -151,7 +156,7 @@ class BonsaiConfig(Config):
     ops:list = field(default_factory=lambda: list(BONSAI_OPS))
     memory_budget:float|str = '60%' # bytes, or 'P%' of the complete supernet's measured memory
     epochs:int = 12 # E: total epochs, search included
-    cycle:int = 4 # deadhead window / cycle length (epochs)
+    epochs_per_cycle:int = 4 # epochs per cycle: the deadhead window, and how long a subset tries to meet its target before re-initialising
     lam:float = 0.1 # λ of Eq. 4.19
     reinit:bool = True # re-initialise after a cycle that misses the target (§4.5.3)
     double_lambda:bool = False # double λ after such a cycle
@@ -162,15 +167,15 @@ class BonsaiConfig(Config):
     search_depth:int = 6 # Algorithm 3's tree depth
     sandbox:bool = False # size probes in a subprocess
     max_search_epochs:int|None = None
-    random_baseline:int|None = None # 1 or 2: Algorithms 7 / 8
+    random_variant:int|None = None # 1 or 2: Algorithms 7 / 8
     template:dict|None = None # result of the Bonsai run a random baseline emulates
     def __post_init__(self):
         check_range('scale', self.scale, 1, kind=int); check_range('epochs', self.epochs, 1, kind=int)
-        check_range('cycle', self.cycle, 1, kind=int); check_range('lam', self.lam, 0)
+        check_range('epochs_per_cycle', self.epochs_per_cycle, 1, kind=int); check_range('lam', self.lam, 0)
         check_range('batch_size', self.batch_size, 1, kind=int); check_range('lr', self.lr, 0, lo_open=True)
         check_range('search_depth', self.search_depth, 1, 16, kind=int)
         if self.fraction is not None: check_range('fraction', self.fraction, 0, 1, lo_open=True)
-        if self.random_baseline is not None: check_in('random_baseline', self.random_baseline, (1, 2))
+        if self.random_variant is not None: check_in('random_variant', self.random_variant, (1, 2))
         if isinstance(self.sections, str): self.sections = [self.sections]
         if isinstance(self.template, OneShotResult): self.template = self.template.to_dict()
         parse_budget(self.memory_budget, 'bytes', 'memory_budget', of=1., max_percent=100)
@@ -192,12 +197,12 @@ class BonsaiMethod(OneShotMethod):
         self.dls = data.loaders(cfg.batch_size, seed=cfg.seed)
         self.mcfg = dict(in_shape=list(data.input_shape), n_classes=data.num_classes, scale=cfg.scale, sections=list(cfg.sections),
                          nodes=cfg.nodes, depth=cfg.depth, ops=list(cfg.ops))
-        self.tracker = PrunerTracker(); self.dead = Deadheader(SlidingBatchWindow(cfg.cycle), self.tracker)
+        self.tracker = PrunerTracker(); self.dead = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker)
         self.comp = CompressionLoss(cfg.lam)
-        if cfg.random_baseline == 2: self.dead.active = False     # Algorithm 8: no pruning at all
+        if cfg.random_variant == 2: self.dead.active = False     # Algorithm 8: no pruning at all
         self.model, self.state = None, None
 
-    def label(self): return {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[self.cfg.random_baseline]
+    def label(self): return {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[self.cfg.random_variant]
     def settings(self): return json.loads(self.cfg.to_json())
     def total_epochs(self): return self.cfg.epochs
     def phase(self, epoch): return 'search' if self.state['phase'] == 'grow' else 'train'
@@ -214,23 +219,23 @@ class BonsaiMethod(OneShotMethod):
         cfg, mcfg = self.cfg, self.mcfg
         state = {'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0, 'lam': cfg.lam, 'targets': None,
                  'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [], 'budget': None}
-        self.model = model = BonsaiNet(**mcfg, grow=False)
-        full = BonsaiNet(**mcfg, grow=False)
+        self.model = model = CellSupernet(**mcfg, grow=False)
+        full = CellSupernet(**mcfg, grow=False)
         for _ in range(len(cfg.sections)): full.grow()
         sizes = assign_sizes(full, cfg.batch_size, reps=2)
         xb, yb = next(iter(self.dls[0]))
         full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
         budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)
         state.update(budget=budget, full_memory=full_mem, sizes=sizes)
-        if cfg.random_baseline:
-            if cfg.template is None: raise ConfigError("random_baseline needs template=<result dict of a Bonsai run>")
-            self.model = model = random_baseline_model(mcfg, cfg.template, cfg.random_baseline, sizes, cfg.seed)
+        if cfg.random_variant:
+            if cfg.template is None: raise ConfigError("random_variant needs template=<result dict of a Bonsai run>")
+            self.model = model = random_variant_model(mcfg, cfg.template, cfg.random_variant, sizes, cfg.seed)
             state.update(phase='train', targets=None)
         else:
-            state['targets'] = compression_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
+            state['targets'] = simulation_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
             model.grow(); state['phase'] = 'grow' if len(cfg.sections) > 1 else 'train'
         for k, p in model.pruners(): p.size = sizes[k]
-        if cfg.random_baseline == 2: _freeze_pruners(model)
+        if cfg.random_variant == 2: _freeze_pruners(model)
         self.state = state
         self._trainer(search)
 
@@ -271,7 +276,7 @@ class BonsaiMethod(OneShotMethod):
                 state['section'] += 1; state['e_cycle'] = 0
                 rec['grew'] = state['section']
                 if state['section'] >= len(cfg.sections): state['phase'] = 'train'
-            elif state['e_cycle'] >= cfg.cycle:
+            elif state['e_cycle'] >= cfg.epochs_per_cycle:
                 if cfg.reinit: model.reinitialize(); trainer.opt.state.clear(); rec['reinit'] = True
                 if cfg.double_lambda: state['lam'] *= 2
                 state['e_cycle'] = 0
@@ -279,12 +284,12 @@ class BonsaiMethod(OneShotMethod):
         return {k: rec[k] for k in ('lam', 'comp_loss', 'hard', 'live_ops', 'deadheads', 'grew', 'reinit') if k in rec}
 
     def state_dict(self):
-        return dict(self.state, genotype=self.model.genotype(), tracker_history=self.tracker.history)
+        return dict(self.state, supernet=self.model.to_dict(), tracker_history=self.tracker.history)
 
     def load_state_dict(self, state, search):
         state = dict(state); self.tracker.history = state.pop('tracker_history')
-        self.model = BonsaiNet.from_genotype(state.pop('genotype'))
-        if self.cfg.random_baseline == 2: _freeze_pruners(self.model)
+        self.model = CellSupernet.from_dict(state.pop('supernet'))
+        if self.cfg.random_variant == 2: _freeze_pruners(self.model)
         self.state = state; self.dead.log = [tuple(x) for x in state['deadheads']]
         self._trainer(search)
 
@@ -295,7 +300,7 @@ class BonsaiMethod(OneShotMethod):
         model, trainer, state, cfg, dls = self.model, search.trainer, self.state, self.cfg, self.dls
         test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
         n = len(cfg.sections); sec = search.seconds
-        stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_baseline else (cfg.template or {}).get('stage1_compression')
+        stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_variant else (cfg.template or {}).get('stage1_compression')
         return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
                 'params': sum(p.numel() for p in model.parameters()),
                 'hard_compression': section_compression(model, list(range(n))),
@@ -303,14 +308,14 @@ class BonsaiMethod(OneShotMethod):
                 'targets': state['targets'], 'budget': state['budget'], 'full_memory': state.get('full_memory'),
                 'seconds_search': sec.get('prepare', 0.) + sec.get('search', 0.), 'seconds_total': sum(sec.values()),
                 'epochs_search': state['e_search'], 'live_ops': model.n_live_ops(), 'forced': state['forced'],
-                'deadheads': state['deadheads'], 'log': state['log'], 'config': self.settings()}
+                'deadheads': state['deadheads'], 'log': state['log'], 'config': self.settings(), 'supernet': model.to_dict()}
 
 def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass its fields as keywords)
                   out_dir=None, # checkpoint folder: a run resumes from it (rerun the same call)
                   progress:bool=True, # show a progress bar over the epochs
                   stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
                   **kw) -> OneShotResult:
-    "Run Algorithm 4 (or Random 1/2 with `random_baseline`) on the shared one-shot loop, resumably; return its `OneShotResult`."
+    "Run Algorithm 4 (or Random 1/2 with `random_variant`) on the shared one-shot loop, resumably; return its `OneShotResult`."
     cfg = cfg or BonsaiConfig(**kw)
     if out_dir is not None and (Path(out_dir) / 'state.json').exists() and not (Path(out_dir) / 'checkpoint.pt').exists():
         raise ConfigError(f"{out_dir} holds a checkpoint of an older nasbook (state.json, trainer.pt); use a new output folder")

@@ -18,11 +18,11 @@ from .data import DataBundle, get_dataset
 from .train import Trainer
 from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow
-from .cells import BonsaiNet, BonsaiEdge, BONSAI_OPS, _ends, _key
+from .cells import CellSupernet, MixedOp, BONSAI_OPS, edge_ends, edge_key
 from .ops import get_op
 
 # %% auto #0
-__all__ = ['STATISTICS', 'DIRECTIONS', 'METRICS', 'THESIS_DH', 'THESIS_FINAL_DH', 'VARIANTS', 'spider_model', 'Mutation',
+__all__ = ['STATISTICS', 'DIRECTIONS', 'MUTATION_METRICS', 'THESIS_DH', 'THESIS_FINAL_DH', 'VARIANTS', 'spider_model', 'Mutation',
            'parse_edge', 'get_edge', 'triangular_mutation', 'random_mutations', 'reinitialize', 'parse_metric',
            'edge_scores', 'select_edges', 'edge_bytes', 'model_bytes', 'fits_memory', 'NTKLRCChoice', 'slim_model',
            'ntk_lrc_select', 'thesis_dh_fractions', 'random_deadhead_count', 'random_deadheads', 'SpiderConfig',
@@ -37,9 +37,9 @@ def spider_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
                  M:float=1e4, # pruner saw frequency
                  init:float=0.1, # initial pruner weight
                  direct:bool=False, # also join every input node to the output node (the other reading of §5.3.1)
-                ) -> BonsaiNet:
+                ) -> CellSupernet:
     "SpiderNet's minimal starting model (Fig. 5.5): all cells at once, one input node per antecedent, one intermediate and one output node."
-    m = BonsaiNet(in_shape, n_classes, scale, sections, ops=ops, M=M, init=init, handler='all', connect='minimal', grow=False)
+    m = CellSupernet(in_shape, n_classes, scale, sections, ops=ops, M=M, init=init, handler='all', connect='minimal', grow=False)
     while not m.complete: m.grow()
     if direct:
         for cell in m.cells:
@@ -54,10 +54,10 @@ class Mutation(NamedTuple):
     edges:list # names of the two new edges, 'c{i}/{u}->{w}' and 'c{i}/{w}->{v}'
 
 def _check_model(model):
-    if not isinstance(model, BonsaiNet): raise ConfigError(f"model must be a BonsaiNet (e.g. spider_model(...)), got {type(model).__name__}")
+    if not isinstance(model, CellSupernet): raise ConfigError(f"model must be a CellSupernet (e.g. spider_model(...)), got {type(model).__name__}")
     return model
 
-def parse_edge(model:BonsaiNet, edge_name:str) -> tuple:
+def parse_edge(model:CellSupernet, edge_name:str) -> tuple:
     "(cell index, 'u->v') of the edge called 'c{i}/{u}->{v}' in `model`; ConfigError if there is none."
     _check_model(model)
     c, _, k = str(edge_name).partition('/')
@@ -67,17 +67,17 @@ def parse_edge(model:BonsaiNet, edge_name:str) -> tuple:
         raise ConfigError(f"edge_name={edge_name!r} is not an edge of the model; edge names are 'c{{cell}}/{{u}}->{{v}}', e.g. {ex}")
     return i, k
 
-def get_edge(model:BonsaiNet, edge_name:str) -> BonsaiEdge:
-    "The BonsaiEdge called 'c{i}/{u}->{v}'."
+def get_edge(model:CellSupernet, edge_name:str) -> MixedOp:
+    "The MixedOp called 'c{i}/{u}->{v}'."
     i, k = parse_edge(model, edge_name)
     return model.cells[i].edges[k]
 
-def triangular_mutation(model:BonsaiNet, # mutated in place
+def triangular_mutation(model:CellSupernet, # mutated in place
                         edge_name:str, # the edge A->B to mutate, 'c{i}/{u}->{v}'
                        ) -> Mutation:
     "Add node w just before v and edges u->w, w->v with the full op set and fresh pruners (Fig. 5.6); u->v stays."
     i, k = parse_edge(model, edge_name)
-    cell = model.cells[i]; u, v = _ends(k)
+    cell = model.cells[i]; u, v = edge_ends(k)
     dev = next(model.parameters()).device
     w = cell.add_node(before=v)
     node = cell.nodes[w].to(dev).train(model.training)
@@ -85,10 +85,10 @@ def triangular_mutation(model:BonsaiNet, # mutated in place
     for e in (e1, e2): e.to(dev).train(model.training)
     model._record_input_shapes()
     params = list(node.parameters()) + list(e1.parameters()) + list(e2.parameters())
-    return Mutation(params, [f"c{i}/{_key(u, w)}", f"c{i}/{_key(w, v)}"])
+    return Mutation(params, [f"c{i}/{edge_key(u, w)}", f"c{i}/{edge_key(w, v)}"])
 
 # %% ../nbs/30_spider.ipynb #0d295948
-def random_mutations(model:BonsaiNet, # mutated in place
+def random_mutations(model:CellSupernet, # mutated in place
                      k:int, # number of mutations
                      seed:int=0, # seed of the edge choices
                     ) -> list:
@@ -101,11 +101,11 @@ def random_mutations(model:BonsaiNet, # mutated in place
         out.append((e, triangular_mutation(model, e)))
     return out
 
-def reinitialize(model:BonsaiNet, # re-drawn in place
+def reinitialize(model:CellSupernet, # re-drawn in place
                  seed:int|None=None, # seed everything first (None: use the current random state)
                  trainer:Trainer|None=None, # its optimizer's momentum is cleared too
                  pruners:bool=False, # also reset pruner weights to their initial value
-                ) -> BonsaiNet:
+                ) -> CellSupernet:
     "Re-draw every weight after mutating (§5.3.3), optionally seeded; clear a trainer's optimizer state."
     _check_model(model)
     if seed is not None: set_seed(seed)
@@ -116,12 +116,12 @@ def reinitialize(model:BonsaiNet, # re-drawn in place
 # %% ../nbs/30_spider.ipynb #81b05e82
 STATISTICS = ('mean', 'variance', 'abs-mean', 'abs-variance', 'shap')
 DIRECTIONS = ('min', 'max')
-METRICS = tuple(f"{d}-{s}" for s in STATISTICS for d in DIRECTIONS) + ('random', 'ntk-lrc')
+MUTATION_METRICS = tuple(f"{d}-{s}" for s in STATISTICS for d in DIRECTIONS) + ('random', 'ntk-lrc')
 
-def parse_metric(metric:str, # one of METRICS
+def parse_metric(metric:str, # one of MUTATION_METRICS
                 ) -> tuple:
     "(statistic, direction) of a metric name: 'min-variance' -> ('variance', 'min'); 'random' and 'ntk-lrc' have no direction."
-    check_in('metric', metric, METRICS)
+    check_in('metric', metric, MUTATION_METRICS)
     if metric in ('random', 'ntk-lrc'): return metric, None
     d, s = metric.split('-', 1)
     return s, d
@@ -132,7 +132,7 @@ def _stat(w:np.ndarray, s:str) -> float:
     if s.startswith('abs-'): w, s = np.abs(w), s[4:]
     return float(w.mean() if s == 'mean' else w.var())
 
-def edge_scores(model:BonsaiNet,
+def edge_scores(model:CellSupernet,
                 tracker:PrunerTracker|None=None, # recorded the last `window` pruner weights (pruner statistics only)
                 metric:str='variance', # a statistic, 'random', or a full metric name (its direction is ignored)
                 x:torch.Tensor|None=None, y:torch.Tensor|None=None, # fixed training batch (SHAP only)
@@ -143,11 +143,11 @@ def edge_scores(model:BonsaiNet,
                ) -> dict:
     "Score every edge 'c{i}/{u}->{v}' of `model` with `metric` (§5.3.4); NaN where it cannot be measured."
     _check_model(model)
-    allowed = STATISTICS + ('random',) + tuple(m for m in METRICS if m != 'ntk-lrc')
+    allowed = STATISTICS + ('random',) + tuple(m for m in MUTATION_METRICS if m != 'ntk-lrc')
     if metric == 'ntk-lrc':
         raise ConfigError("metric='ntk-lrc' scores mutations, not edges: use ntk_lrc_select(model, x, ...) (Algorithm 5)")
     check_in('metric', metric, allowed)
-    s = parse_metric(metric)[0] if metric in METRICS else metric
+    s = parse_metric(metric)[0] if metric in MUTATION_METRICS else metric
     edges = model.edges()
     if s == 'random':
         r = np.random.default_rng(check_range('seed', seed, 0, kind=(int, np.integer))).random(len(edges))
@@ -201,11 +201,11 @@ def select_edges(scores:dict, # edge name -> score, as edge_scores returns
 def _op_param_bytes(op:str, C:int, stride:int) -> int:
     return sum(p.numel() * p.element_size() for p in get_op(op, C, C, stride).parameters()) + 4   # + its pruner's weight
 
-def _out_map(edge:BonsaiEdge, batch_size:int) -> int:
+def _out_map(edge:MixedOp, batch_size:int) -> int:
     H, W = edge.in_hw or (1, 1)
     return edge.C * -(-H // edge.stride) * -(-W // edge.stride) * 4 * batch_size
 
-def edge_bytes(edge:BonsaiEdge, # an edge of a model (its in_hw recorded)
+def edge_bytes(edge:MixedOp, # an edge of a model (its in_hw recorded)
                batch_size:int=64, # B of the activation estimate
                full:bool=True, # price the edge with its whole candidate set (as the two new edges are born), else its live ops
               ) -> float:
@@ -214,7 +214,7 @@ def edge_bytes(edge:BonsaiEdge, # an edge of a model (its in_hw recorded)
     ops = edge.candidates if full else edge.live_ops()
     return float(sum(_op_param_bytes(o, edge.C, edge.stride) + _out_map(edge, batch_size) for o in ops))
 
-def model_bytes(model:BonsaiNet, batch_size:int=64) -> float:
+def model_bytes(model:CellSupernet, batch_size:int=64) -> float:
     "Estimated bytes of a model: parameters and buffers, plus the output maps of all live operations and nodes."
     _check_model(model); check_range('batch_size', batch_size, 1, kind=int)
     n = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
@@ -224,7 +224,7 @@ def model_bytes(model:BonsaiNet, batch_size:int=64) -> float:
         n += sum(len(e.live_ops()) * _out_map(e, batch_size) for e in cell.edges.values())
     return float(n)
 
-def fits_memory(model:BonsaiNet, edge_name:str,
+def fits_memory(model:CellSupernet, edge_name:str,
                 budget:float|None, # s_max in bytes (None: no limit)
                 size_of_edge:Callable|None=None, # edge -> bytes (default: edge_bytes)
                 model_size:Callable|None=None, # model -> bytes (default: model_bytes)
@@ -244,13 +244,13 @@ class NTKLRCChoice:
     trials:list # per candidate tried: edge, kappa_on, kappa_off, lrc_on, lrc_off, good
     candidate:str|None = None # the best good mutation before the memory gate
 
-def slim_model(model:BonsaiNet, scale:int=1) -> BonsaiNet:
+def slim_model(model:CellSupernet, scale:int=1) -> CellSupernet:
     "The same genotype at `scale` channels (TE-NAS' slim model; §5.2.3), on the model's device."
     _check_model(model); check_range('scale', scale, 1, kind=int)
-    g = model.genotype(); g['config']['scale'] = scale
-    return BonsaiNet.from_genotype(g).to(next(model.parameters()).device)
+    g = model.to_dict(); g['config']['scale'] = scale
+    return CellSupernet.from_dict(g).to(next(model.parameters()).device)
 
-def ntk_lrc_select(model:BonsaiNet, # the full model M (only read)
+def ntk_lrc_select(model:CellSupernet, # the full model M (only read)
                    x:torch.Tensor, # fixed input batch for κ and the linear regions (N >= 2)
                    n_good:int=3, # stop sampling after this many good mutations
                    size_budget:float|None=None, # s_max in bytes for the memory gate (None: no limit)
@@ -320,7 +320,7 @@ def random_deadhead_count(cycle:int, # 1-based cycle number
     if cycle > len(template): raise ConfigError(f"dh_template has {len(template)} counts but cycle {cycle} needs one; give one count per cycle")
     return min(live_ops, int(template[cycle - 1]))
 
-def random_deadheads(model:BonsaiNet, k:int, seed:int=0) -> list:
+def random_deadheads(model:CellSupernet, k:int, seed:int=0) -> list:
     "Deadhead `k` operations chosen uniformly among the live ones; return their pruner keys."
     _check_model(model); check_range('k', k, 0, kind=int)
     keys = [k_ for k_, p in model.pruners() if '/in/' not in k_]
@@ -334,7 +334,7 @@ VARIANTS = (None, 1, 2, 3, 4)
 @dataclass
 class SpiderConfig(Config):
     "Every setting of a SpiderNet search (Algorithm 6); a resumed search must match all but cycles and train_epochs."
-    metric:str = 'min-variance' # one of METRICS (ignored by the random variants, which mutate at random)
+    metric:str = 'min-variance' # one of MUTATION_METRICS (ignored by the random variants, which mutate at random)
     cycles:int = 3 # mutation cycles
     epochs_per_cycle:int = 4 # training epochs per cycle, also the deadhead window
     mutations_per_cycle:int = 3 # n: mutation opportunities per cycle
@@ -356,7 +356,7 @@ class SpiderConfig(Config):
     shap_nsamples:int|None = None # shap's evaluation budget for the sampled methods (None: 10 per edge)
     reset_pruners:bool = False # also reset pruner weights when re-initialising between cycles
     def __post_init__(self):
-        check_in('metric', self.metric, METRICS); check_in('random_variant', self.random_variant, VARIANTS)
+        check_in('metric', self.metric, MUTATION_METRICS); check_in('random_variant', self.random_variant, VARIANTS)
         for k in ('cycles', 'epochs_per_cycle', 'train_epochs', 'batch_size', 'n_good', 'ntk_batch', 'shap_batch'):
             check_range(k, getattr(self, k), 1, kind=int)
         check_range('mutations_per_cycle', self.mutations_per_cycle, 0, kind=int); check_range('seed', self.seed, 0, kind=int)
@@ -376,9 +376,9 @@ class SpiderConfig(Config):
             check_range('final_random_deadheads', self.final_random_deadheads, 0, kind=int)
 
 # %% ../nbs/30_spider.ipynb #293c5ed0
-def _canonical(model:BonsaiNet) -> BonsaiNet:
+def _canonical(model:CellSupernet) -> CellSupernet:
     "The model rebuilt from its genotype with its weights: the same module order a resumed search gets."
-    m = BonsaiNet.from_genotype(model.genotype()).to(next(model.parameters()).device)
+    m = CellSupernet.from_dict(model.to_dict()).to(next(model.parameters()).device)
     m.load_state_dict(model.state_dict()); m.train(model.training)
     return m
 
@@ -394,7 +394,7 @@ def _freeze_pruners(model):
 class SpiderSearch(OneShotMethod):
     "Algorithm 6 (or a Table 5.1 baseline) as a plug-in of the shared one-shot loop; `run()` runs it, resumably from `out_dir`."
     name = 'spider'
-    def __init__(self, model:BonsaiNet, # the starting model, e.g. spider_model(...); not modified
+    def __init__(self, model:CellSupernet, # the starting model, e.g. spider_model(...); not modified
                  data, # a DataBundle or a dataset name for get_dataset
                  cfg:SpiderConfig|None=None, # the settings (or pass their fields as keywords)
                  out_dir=None, # checkpoint folder
@@ -423,7 +423,7 @@ class SpiderSearch(OneShotMethod):
         self.model = copy.deepcopy(model)
         self._settings = {k: v for k, v in json.loads(self.cfg.to_json()).items() if k not in ('cycles', 'train_epochs')}
         self._settings.update(data=self.data.name, data_sizes=[len(self.data.train), len(self.data.valid), len(self.data.test)],
-                              start_model=json.loads(json.dumps(model.genotype())))
+                              start_model=json.loads(json.dumps(model.to_dict())))
         self.state = dict(cycles_done=0, log=[], seconds_search=0., initial_size=self.model_size(self.model))
         self.state['budget'] = parse_budget(self.cfg.memory_budget, 'bytes', 'memory_budget', of=self.state['initial_size'], max_percent=None) \
             if self.cfg.memory_budget is not None else None
@@ -561,7 +561,7 @@ class SpiderSearch(OneShotMethod):
 
     # -- checkpoints: the method's part ------------------------------------------------------------------
     def state_dict(self):
-        sd = {'state': copy.deepcopy(self.state), 'genotype': self.model.genotype()}
+        sd = {'state': copy.deepcopy(self.state), 'supernet': self.model.to_dict()}
         if self.tracker is not None:
             sd['tracker'] = {k: getattr(self.tracker, k) for k in ('history', 'recent', 'traces')}
             sd['deadheads'] = [list(x) for x in self.dh.log]
@@ -570,7 +570,7 @@ class SpiderSearch(OneShotMethod):
     def load_state_dict(self, sd, search):
         "Rebuild the model from its genotype and the trainer of the step the checkpoint was written in (the loop restores its weights)."
         self.state = copy.deepcopy(sd['state']); st = self.state
-        self.model = BonsaiNet.from_genotype(sd['genotype'])
+        self.model = CellSupernet.from_dict(sd['supernet'])
         if st.get('frozen'): _freeze_pruners(self.model)
         cur, self.tracker, self.dh = st.get('cycle_now'), None, None
         if 'seconds_train' in st: self._final_loaders(); self._final_trainer(search)    # in the final training
@@ -596,7 +596,8 @@ class SpiderSearch(OneShotMethod):
                 'deadheads_train': st.get('deadheads_train', 0),
                 'deadheads': sum(per_cycle) + len(st.get('final_random_deadheads', [])) + st.get('deadheads_train', 0),
                 'budget': st['budget'], 'initial_size': st['initial_size'], 'final_size': self.model_size(m),
-                'cycles': cfg.cycles, 'log': st['log'], 'train_log': trainer.history, 'config': json.loads(cfg.to_json())}
+                'cycles': cfg.cycles, 'log': st['log'], 'train_log': trainer.history, 'config': json.loads(cfg.to_json()),
+                'supernet': m.to_dict()}
 
     def run(self, stop_after:int|None=None, # train or decide at most this many steps in this call (a "kill", for tests)
             progress:bool=True, # show a progress bar over the steps
@@ -604,9 +605,9 @@ class SpiderSearch(OneShotMethod):
         "Run the remaining cycles and the final training on the shared loop; return the `OneShotResult` (unfinished: `cycles_done`)."
         return OneShotSearch(self, self.out, progress=progress).run(stop_after)
 
-def spider_search(model:BonsaiNet, # the starting model, e.g. spider_model(...) (not modified)
+def spider_search(model:CellSupernet, # the starting model, e.g. spider_model(...) (not modified)
                   data, # a DataBundle or a dataset name
-                  metric:str='min-variance', # how edges are chosen for mutation: one of METRICS
+                  metric:str='min-variance', # how edges are chosen for mutation: one of MUTATION_METRICS
                   cycles:int=3, # mutation cycles
                   epochs_per_cycle:int=4, # training epochs per cycle (and the deadhead window)
                   mutations_per_cycle:int=3, # n: mutation opportunities per cycle

@@ -58,7 +58,7 @@ def test_spider_killed_between_writes_resumes_to_the_same_result(spider_setup, t
 
 
 def test_bonsai_killed_between_writes_resumes_to_the_same_result(tmp_path, monkeypatch):
-    cfg = BonsaiConfig(sections=['N', 'R'], scale=4, nodes=2, depth=2, epochs=3, cycle=1, lam=1., lr=0.1, fraction=0.2,
+    cfg = BonsaiConfig(sections=['N', 'R'], scale=4, nodes=2, depth=2, epochs=3, epochs_per_cycle=1, lam=1., lr=0.1, fraction=0.2,
                        memory_budget='70%', search_depth=3, max_search_epochs=2)
     whole = bonsai_search(cfg, out_dir=tmp_path / 'whole', progress=False)
     with monkeypatch.context() as mp:
