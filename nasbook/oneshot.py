@@ -189,7 +189,7 @@ def _load_trainer(trainer, state:dict):
 
 class OneShotSearch:
     "The one resumable loop of every one-shot method: epochs on the shared `Trainer`, the method's decisions around them, one atomic checkpoint per epoch."
-    def __init__(self, method:OneShotMethod, # what is particular to the method (CellSupernet, SpiderNet, NASIB, ...)
+    def __init__(self, method:OneShotMethod, # what is particular to the method (BonsaiNet, SpiderNet, NASIB, ...)
                  out_dir=None, # checkpoint folder: checkpoint.pt, progress.json, result.json (None: in memory only)
                  time_budget=None, # stop (resumably) once this much wall time is spent: seconds, '10m', '2h', '1.5gpu-days'
                  progress:bool=True, # show a progress bar over the epochs (False: quiet)
