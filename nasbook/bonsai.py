@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from fastcore.basics import patch
+
 from .core import Config, ConfigError, NasbookError, check_in, check_range, set_seed, derive_seed
 from .data import get_dataset
 from .train import Trainer, Callback
@@ -214,102 +216,115 @@ class BonsaiMethod(OneShotMethod):
         search.trainer = Trainer(self.model, self.dls[0], self.dls[1], epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                  callbacks=[self.tracker, self.dead, self.comp], progress=False)
 
-    def prepare(self, search):
-        "Preparation (§4.6): sizes of every operation the full model will have, the budget, the targets; the first section."
-        cfg, mcfg = self.cfg, self.mcfg
-        state = {'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0, 'lam': cfg.lam, 'targets': None,
-                 'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [], 'budget': None}
-        self.model = model = CellSupernet(**mcfg, grow=False)
-        full = CellSupernet(**mcfg, grow=False)
-        for _ in range(len(cfg.sections)): full.grow()
-        sizes = assign_sizes(full, cfg.batch_size, reps=2)
-        xb, yb = next(iter(self.dls[0]))
-        full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
-        budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)
-        state.update(budget=budget, full_memory=full_mem, sizes=sizes)
-        if cfg.random_variant:
-            if cfg.template is None: raise ConfigError("random_variant needs template=<result dict of a Bonsai run>")
-            self.model = model = random_variant_model(mcfg, cfg.template, cfg.random_variant, sizes, cfg.seed)
-            state.update(phase='train', targets=None)
-        else:
-            state['targets'] = simulation_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
-            model.grow(); state['phase'] = 'grow' if len(cfg.sections) > 1 else 'train'
-        for k, p in model.pruners(): p.size = sizes[k]
-        if cfg.random_variant == 2: _freeze_pruners(model)
-        self.state = state
-        self._trainer(search)
+# %% ../nbs/23_bonsai.ipynb #39fd089d
+@patch
+def prepare(self:BonsaiMethod, search):
+    "Preparation (§4.6): sizes of every operation the full model will have, the budget, the targets; the first section."
+    cfg, mcfg = self.cfg, self.mcfg
+    state = {'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0, 'lam': cfg.lam, 'targets': None,
+             'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [], 'budget': None}
+    self.model = model = CellSupernet(**mcfg, grow=False)
+    full = CellSupernet(**mcfg, grow=False)
+    for _ in range(len(cfg.sections)): full.grow()
+    sizes = assign_sizes(full, cfg.batch_size, reps=2)
+    xb, yb = next(iter(self.dls[0]))
+    full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
+    budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)
+    state.update(budget=budget, full_memory=full_mem, sizes=sizes)
+    if cfg.random_variant:
+        if cfg.template is None: raise ConfigError("random_variant needs template=<result dict of a Bonsai run>")
+        self.model = model = random_variant_model(mcfg, cfg.template, cfg.random_variant, sizes, cfg.seed)
+        state.update(phase='train', targets=None)
+    else:
+        state['targets'] = simulation_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
+        model.grow(); state['phase'] = 'grow' if len(cfg.sections) > 1 else 'train'
+    for k, p in model.pruners(): p.size = sizes[k]
+    if cfg.random_variant == 2: _freeze_pruners(model)
+    self.state = state
+    self._trainer(search)
 
-    def before_epoch(self, search, epoch):
-        st, comp, model = self.state, self.comp, self.model
-        growing = st['phase'] == 'grow'
-        comp.lam = st['lam'] if growing else 0.
-        comp.cells = list(range(len(model.cells))) if growing else []
-        comp.aim = sizing.aim(st['targets'][st['section']]) if growing else 1.
-        self._n_dead = len(self.dead.log)
+# %% ../nbs/23_bonsai.ipynb #5bec11a7
+@patch
+def before_epoch(self:BonsaiMethod, search, epoch):
+    st, comp, model = self.state, self.comp, self.model
+    growing = st['phase'] == 'grow'
+    comp.lam = st['lam'] if growing else 0.
+    comp.cells = list(range(len(model.cells))) if growing else []
+    comp.aim = sizing.aim(st['targets'][st['section']]) if growing else 1.
+    self._n_dead = len(self.dead.log)
 
-    def after_epoch(self, search, epoch, record):
-        "The decisions of Algorithm 4 after an epoch: grow when the subset meets its target, else re-initialise at the end of a cycle."
-        cfg, state, model, trainer, tracker, comp = self.cfg, self.state, self.model, search.trainer, self.tracker, self.comp
-        growing = state['phase'] == 'grow'
-        rec = dict(trainer.history[-1], phase=state['phase'], lam=comp.lam, comp_loss=comp.last,
-                   hard=[section_compression(model, s) for s in range(model.sections_built)],
-                   live_ops=model.n_live_ops(), deadheads=sum(len(k) for _, k in self.dead.log[self._n_dead:]))
-        max_search = cfg.max_search_epochs or max(1, cfg.epochs // 2)
-        if growing:
-            state['e_search'] += 1; state['e_cycle'] += 1
-            i = state['section']; tgt = state['targets'][i]
-            c_now = section_compression(model, list(range(i)))
-            if c_now > tgt and state['e_search'] >= max_search:
-                # fallback: force the least-used pruners off until the subset fits (logged)
-                prs = sorted([(tracker.on_fraction(k), k, p.size) for k, p in model.pruners() if model.section_of(int(k[1:k.index('/')])) < i])
-                forced = []
-                for _, k, s in prs:
-                    if section_compression(model, list(range(i))) <= tgt: break
-                    trainer.remove_params(model.deadhead([k])); forced.append(k)
-                state['forced'].append([trainer.epoch, forced]); c_now = section_compression(model, list(range(i)))
-            if c_now <= tgt:
-                state['stage1_compression'].append(c_now)
-                new = model.grow(); trainer.add_param_group(new, start_epoch=float(trainer.epoch))
-                tracker.isolate()
-                for k, p in model.pruners():
-                    if k in state['sizes']: p.size = state['sizes'][k]
-                state['section'] += 1; state['e_cycle'] = 0
-                rec['grew'] = state['section']
-                if state['section'] >= len(cfg.sections): state['phase'] = 'train'
-            elif state['e_cycle'] >= cfg.epochs_per_cycle:
-                if cfg.reinit: model.reinitialize(); trainer.opt.state.clear(); rec['reinit'] = True
-                if cfg.double_lambda: state['lam'] *= 2
-                state['e_cycle'] = 0
-        state['log'].append(rec); state['deadheads'] = [list(x) for x in self.dead.log]
-        return {k: rec[k] for k in ('lam', 'comp_loss', 'hard', 'live_ops', 'deadheads', 'grew', 'reinit') if k in rec}
+# %% ../nbs/23_bonsai.ipynb #78d8b7f8
+@patch
+def after_epoch(self:BonsaiMethod, search, epoch, record):
+    "The decisions of Algorithm 4 after an epoch: grow when the subset meets its target, else re-initialise at the end of a cycle."
+    cfg, state, model, trainer, tracker, comp = self.cfg, self.state, self.model, search.trainer, self.tracker, self.comp
+    growing = state['phase'] == 'grow'
+    rec = dict(trainer.history[-1], phase=state['phase'], lam=comp.lam, comp_loss=comp.last,
+               hard=[section_compression(model, s) for s in range(model.sections_built)],
+               live_ops=model.n_live_ops(), deadheads=sum(len(k) for _, k in self.dead.log[self._n_dead:]))
+    max_search = cfg.max_search_epochs or max(1, cfg.epochs // 2)
+    if growing:
+        state['e_search'] += 1; state['e_cycle'] += 1
+        i = state['section']; tgt = state['targets'][i]
+        c_now = section_compression(model, list(range(i)))
+        if c_now > tgt and state['e_search'] >= max_search:
+            # fallback: force the least-used pruners off until the subset fits (logged)
+            prs = sorted([(tracker.on_fraction(k), k, p.size) for k, p in model.pruners() if model.section_of(int(k[1:k.index('/')])) < i])
+            forced = []
+            for _, k, s in prs:
+                if section_compression(model, list(range(i))) <= tgt: break
+                trainer.remove_params(model.deadhead([k])); forced.append(k)
+            state['forced'].append([trainer.epoch, forced]); c_now = section_compression(model, list(range(i)))
+        if c_now <= tgt:
+            state['stage1_compression'].append(c_now)
+            new = model.grow(); trainer.add_param_group(new, start_epoch=float(trainer.epoch))
+            tracker.isolate()
+            for k, p in model.pruners():
+                if k in state['sizes']: p.size = state['sizes'][k]
+            state['section'] += 1; state['e_cycle'] = 0
+            rec['grew'] = state['section']
+            if state['section'] >= len(cfg.sections): state['phase'] = 'train'
+        elif state['e_cycle'] >= cfg.epochs_per_cycle:
+            if cfg.reinit: model.reinitialize(); trainer.opt.state.clear(); rec['reinit'] = True
+            if cfg.double_lambda: state['lam'] *= 2
+            state['e_cycle'] = 0
+    state['log'].append(rec); state['deadheads'] = [list(x) for x in self.dead.log]
+    return {k: rec[k] for k in ('lam', 'comp_loss', 'hard', 'live_ops', 'deadheads', 'grew', 'reinit') if k in rec}
 
-    def state_dict(self):
-        return dict(self.state, supernet=self.model.to_dict(), tracker_history=self.tracker.history)
+# %% ../nbs/23_bonsai.ipynb #bced7853
+@patch
+def state_dict(self:BonsaiMethod):
+    return dict(self.state, supernet=self.model.to_dict(), tracker_history=self.tracker.history)
 
-    def load_state_dict(self, state, search):
-        state = dict(state); self.tracker.history = state.pop('tracker_history')
-        self.model = CellSupernet.from_dict(state.pop('supernet'))
-        if self.cfg.random_variant == 2: _freeze_pruners(self.model)
-        self.state = state; self.dead.log = [tuple(x) for x in state['deadheads']]
-        self._trainer(search)
+@patch
+def load_state_dict(self:BonsaiMethod, state, search):
+    state = dict(state); self.tracker.history = state.pop('tracker_history')
+    self.model = CellSupernet.from_dict(state.pop('supernet'))
+    if self.cfg.random_variant == 2: _freeze_pruners(self.model)
+    self.state = state; self.dead.log = [tuple(x) for x in state['deadheads']]
+    self._trainer(search)
 
-    def status(self, search): return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
+@patch
+def status(self:BonsaiMethod, search): return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
 
-    def finish(self, search) -> dict:
-        "Accuracies, parameters, compressions, times and the log of the finished run (Table 4.2's columns)."
-        model, trainer, state, cfg, dls = self.model, search.trainer, self.state, self.cfg, self.dls
-        test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
-        n = len(cfg.sections); sec = search.seconds
-        stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_variant else (cfg.template or {}).get('stage1_compression')
-        return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
-                'params': sum(p.numel() for p in model.parameters()),
-                'hard_compression': section_compression(model, list(range(n))),
-                'final_compression': [section_compression(model, s) for s in range(n)], 'stage1_compression': stage1,
-                'targets': state['targets'], 'budget': state['budget'], 'full_memory': state.get('full_memory'),
-                'seconds_search': sec.get('prepare', 0.) + sec.get('search', 0.), 'seconds_total': sum(sec.values()),
-                'epochs_search': state['e_search'], 'live_ops': model.n_live_ops(), 'forced': state['forced'],
-                'deadheads': state['deadheads'], 'log': state['log'], 'config': self.settings(), 'supernet': model.to_dict()}
+# %% ../nbs/23_bonsai.ipynb #3cc47673
+@patch
+def finish(self:BonsaiMethod, search) -> dict:
+    "Accuracies, parameters, compressions, times and the log of the finished run (Table 4.2's columns)."
+    model, trainer, state, cfg, dls = self.model, search.trainer, self.state, self.cfg, self.dls
+    test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
+    n = len(cfg.sections); sec = search.seconds
+    stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_variant else (cfg.template or {}).get('stage1_compression')
+    return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
+            'params': sum(p.numel() for p in model.parameters()),
+            'hard_compression': section_compression(model, list(range(n))),
+            'final_compression': [section_compression(model, s) for s in range(n)], 'stage1_compression': stage1,
+            'targets': state['targets'], 'budget': state['budget'], 'full_memory': state.get('full_memory'),
+            'seconds_search': sec.get('prepare', 0.) + sec.get('search', 0.), 'seconds_total': sum(sec.values()),
+            'epochs_search': state['e_search'], 'live_ops': model.n_live_ops(), 'forced': state['forced'],
+            'deadheads': state['deadheads'], 'log': state['log'], 'config': self.settings(), 'supernet': model.to_dict()}
 
+# %% ../nbs/23_bonsai.ipynb #0b71c258
 def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass its fields as keywords)
                   out_dir=None, # checkpoint folder: a run resumes from it (rerun the same call)
                   progress:bool=True, # show a progress bar over the epochs

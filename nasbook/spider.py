@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from fastcore.basics import patch
+
 from .core import Config, ConfigError, NasbookError, check_in, check_range, set_seed, derive_seed
 from .data import DataBundle, get_dataset
 from .train import Trainer
@@ -456,155 +458,171 @@ class SpiderSearch(OneShotMethod):
 
     def prepare(self, search): self._holder(search)
 
-    def _cycle_trainer(self, search, i):
-        cfg = self.cfg
-        tdl, vdl, _ = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'loader', i))
-        self.tracker = PrunerTracker(window=cfg.window or len(tdl))
-        self.dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker)
-        search.trainer = Trainer(self.model, tdl, vdl, epochs=cfg.epochs_per_cycle, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                 schedule='cosine', callbacks=[self.tracker, self.dh], progress=False)
+# %% ../nbs/30_spider.ipynb #76b06627
+@patch
+def _cycle_trainer(self:SpiderSearch, search, i):
+    cfg = self.cfg
+    tdl, vdl, _ = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'loader', i))
+    self.tracker = PrunerTracker(window=cfg.window or len(tdl))
+    self.dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker)
+    search.trainer = Trainer(self.model, tdl, vdl, epochs=cfg.epochs_per_cycle, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                             schedule='cosine', callbacks=[self.tracker, self.dh], progress=False)
 
-    def _final_loaders(self):
-        cfg = self.cfg
-        self._fdl = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'final')); self.tedl = self._fdl[2]
-        self.tracker = PrunerTracker()
-        self.dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker, active=cfg.random_variant not in (1, 2))
+@patch
+def _final_loaders(self:SpiderSearch):
+    cfg = self.cfg
+    self._fdl = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'final')); self.tedl = self._fdl[2]
+    self.tracker = PrunerTracker()
+    self.dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker, active=cfg.random_variant not in (1, 2))
 
-    def _final_trainer(self, search):
-        cfg, (tdl, vdl, _) = self.cfg, self._fdl
-        search.trainer = Trainer(self.model, tdl, vdl, epochs=cfg.train_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                 schedule='cosine', callbacks=[self.tracker, self.dh], progress=False)
+@patch
+def _final_trainer(self:SpiderSearch, search):
+    cfg, (tdl, vdl, _) = self.cfg, self._fdl
+    search.trainer = Trainer(self.model, tdl, vdl, epochs=cfg.train_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                             schedule='cosine', callbacks=[self.tracker, self.dh], progress=False)
 
-    def before_epoch(self, search, epoch):
-        "A cycle's first epoch: seed it, re-initialise and give it a fresh trainer (line 2); the first final epoch: prepare the final training."
-        cfg, st = self.cfg, self.state
-        self._t0 = time.perf_counter()
-        if epoch < self.n_search:
-            i, j = epoch // self.per_cycle + 1, epoch % self.per_cycle
-            if j == 0:
-                st['cycle_now'] = {'cycle': i, 'seconds': 0.}
-                set_seed(derive_seed(cfg.seed, 'cycle', i))
-                if self.guided:
-                    reinitialize(self.model, pruners=cfg.reset_pruners)
-                    self._cycle_trainer(search, i)
-        elif epoch == self.n_search:
-            self._final_loaders()                          # loaders first, then the seed (the order the results were first made in)
-            set_seed(derive_seed(cfg.seed, 'final')); reinitialize(self.model)      # §5.3.3: re-draw after the last mutations
-            st['final_random_deadheads'] = []
-            if cfg.random_variant == 1:
-                k = cfg.final_random_deadheads
-                if k is None: k = int(round(thesis_dh_fractions()[1] * self.model.n_live_ops()))
-                st['final_random_deadheads'] = random_deadheads(self.model, min(k, self.model.n_live_ops()), derive_seed(cfg.seed, 'fdh'))
-            st['frozen'] = cfg.random_variant in (1, 2)
-            if st['frozen']: _freeze_pruners(self.model)
-            st['seconds_train'] = 0.
-            self._final_trainer(search)
+# %% ../nbs/30_spider.ipynb #b4d07bb1
+@patch
+def before_epoch(self:SpiderSearch, search, epoch):
+    "A cycle's first epoch: seed it, re-initialise and give it a fresh trainer (line 2); the first final epoch: prepare the final training."
+    cfg, st = self.cfg, self.state
+    self._t0 = time.perf_counter()
+    if epoch < self.n_search:
+        i, j = epoch // self.per_cycle + 1, epoch % self.per_cycle
+        if j == 0:
+            st['cycle_now'] = {'cycle': i, 'seconds': 0.}
+            set_seed(derive_seed(cfg.seed, 'cycle', i))
+            if self.guided:
+                reinitialize(self.model, pruners=cfg.reset_pruners)
+                self._cycle_trainer(search, i)
+    elif epoch == self.n_search:
+        self._final_loaders()                          # loaders first, then the seed (the order the results were first made in)
+        set_seed(derive_seed(cfg.seed, 'final')); reinitialize(self.model)      # §5.3.3: re-draw after the last mutations
+        st['final_random_deadheads'] = []
+        if cfg.random_variant == 1:
+            k = cfg.final_random_deadheads
+            if k is None: k = int(round(thesis_dh_fractions()[1] * self.model.n_live_ops()))
+            st['final_random_deadheads'] = random_deadheads(self.model, min(k, self.model.n_live_ops()), derive_seed(cfg.seed, 'fdh'))
+        st['frozen'] = cfg.random_variant in (1, 2)
+        if st['frozen']: _freeze_pruners(self.model)
+        st['seconds_train'] = 0.
+        self._final_trainer(search)
 
-    def after_epoch(self, search, epoch, record):
-        "A cycle's last epoch: deadhead, score, mutate, clear (lines 3-5 of Algorithm 6); a final epoch: count its deadheads."
-        st = self.state
-        if epoch >= self.n_search:
-            st['seconds_train'] += time.perf_counter() - self._t0
-            st['deadheads_train'] = sum(len(k) for _, k in self.dh.log)
-            return {}
-        st['cycle_now']['seconds'] += time.perf_counter() - self._t0
-        if epoch % self.per_cycle != self.per_cycle - 1: return {}
-        rec = self._mutate(search, st.pop('cycle_now'))
-        return {'cycle': rec['cycle'], 'mutated': rec['mutated'], 'skipped': rec['skipped'], 'milestone': f"cycle_{rec['cycle']}"}
+# %% ../nbs/30_spider.ipynb #28c0cb39
+@patch
+def after_epoch(self:SpiderSearch, search, epoch, record):
+    "A cycle's last epoch: deadhead, score, mutate, clear (lines 3-5 of Algorithm 6); a final epoch: count its deadheads."
+    st = self.state
+    if epoch >= self.n_search:
+        st['seconds_train'] += time.perf_counter() - self._t0
+        st['deadheads_train'] = sum(len(k) for _, k in self.dh.log)
+        return {}
+    st['cycle_now']['seconds'] += time.perf_counter() - self._t0
+    if epoch % self.per_cycle != self.per_cycle - 1: return {}
+    rec = self._mutate(search, st.pop('cycle_now'))
+    return {'cycle': rec['cycle'], 'mutated': rec['mutated'], 'skipped': rec['skipped'], 'milestone': f"cycle_{rec['cycle']}"}
 
-    def _mutate(self, search, cur) -> dict:
-        "The end of cycle `cur['cycle']`: what was deadheaded, the edges scored and mutated under the memory gate; log it."
-        cfg, model, i = self.cfg, self.model, cur['cycle']
-        t0, sd = time.perf_counter(), derive_seed(cfg.seed, 'cycle', i)
-        rec, trainer, tracker = {'cycle': i}, (search.trainer if self.guided else None), (self.tracker if self.guided else None)
-        if self.guided:
-            rec.update(valid_top1=trainer.history[-1]['valid_top1'], train_loss=trainer.history[-1]['train_loss'])
-            rec['deadheaded'] = [k for _, ks in self.dh.log for k in ks]
-        elif cfg.random_variant in (1, 4):                # random inter-cycle pruning via the template
-            k = random_deadhead_count(i, model.n_live_ops(), cfg.dh_template)
-            rec['deadheaded'] = random_deadheads(model, k, derive_seed(cfg.seed, 'dh', i))
-        else: rec['deadheaded'] = []
-        stat, direction = parse_metric('random' if not self.guided else cfg.metric)
-        done, skipped, n = [], [], cfg.mutations_per_cycle
-        def mutate(e):
-            if self._budget_ok(e):
-                mut = triangular_mutation(model, e); done.append(e)
-                if trainer is not None: trainer.add_param_group(mut.params)
-            else: skipped.append(e)
-        if stat == 'ntk-lrc':
-            x = _first(self.data.train, cfg.ntk_batch)[0]
-            groups = [[c] for c in range(len(model.cells))] if cfg.per_cell else [list(range(len(model.cells)))]
-            per = n // len(groups)
-            rec['ntk_lrc'] = []
-            for g, cells in enumerate(groups):
-                for j in range(per):
-                    names = [nm for nm, _ in model.edges() if int(nm.split('/')[0][1:]) in cells]
-                    ch = ntk_lrc_select(model, x, cfg.n_good, self.state['budget'], derive_seed(sd, 'ntk', g, j), names,
-                                        self.size_of_edge, self.model_size, details=True)
-                    rec['ntk_lrc'].append(dict(edge=ch.edge, reason=ch.reason, seconds=ch.seconds, trials=len(ch.trials)))
-                    if ch.edge is not None: mutate(ch.edge)
-                    elif ch.reason == 'memory': skipped.append(ch.candidate)
-        else:
-            xy = _first(self.data.train, cfg.shap_batch) if stat == 'shap' else (None, None)
-            scores = edge_scores(model, tracker, stat, *xy, seed=derive_seed(sd, 'score'), shap_method=cfg.shap_method,
-                                 nsamples=cfg.shap_nsamples)
-            for e in select_edges(scores, n, direction or 'min', cfg.per_cell, derive_seed(sd, 'select')): mutate(e)
-        if tracker is not None: tracker.clear()           # the next statistics describe the new graph
-        self.model = _canonical(model)
-        self._holder(search)
-        rec.update(mutated=done, skipped=skipped, live_ops=self.model.n_live_ops(), edges=len(self.model.edges()),
-                   size=self.model_size(self.model), seconds=cur['seconds'] + time.perf_counter() - t0)
-        st = self.state; st['log'].append(rec); st['cycles_done'] = i; st['seconds_search'] += rec['seconds']
-        return rec
+@patch
+def _mutate(self:SpiderSearch, search, cur) -> dict:
+    "The end of cycle `cur['cycle']`: what was deadheaded, the edges scored and mutated under the memory gate; log it."
+    cfg, model, i = self.cfg, self.model, cur['cycle']
+    t0, sd = time.perf_counter(), derive_seed(cfg.seed, 'cycle', i)
+    rec, trainer, tracker = {'cycle': i}, (search.trainer if self.guided else None), (self.tracker if self.guided else None)
+    if self.guided:
+        rec.update(valid_top1=trainer.history[-1]['valid_top1'], train_loss=trainer.history[-1]['train_loss'])
+        rec['deadheaded'] = [k for _, ks in self.dh.log for k in ks]
+    elif cfg.random_variant in (1, 4):                # random inter-cycle pruning via the template
+        k = random_deadhead_count(i, model.n_live_ops(), cfg.dh_template)
+        rec['deadheaded'] = random_deadheads(model, k, derive_seed(cfg.seed, 'dh', i))
+    else: rec['deadheaded'] = []
+    stat, direction = parse_metric('random' if not self.guided else cfg.metric)
+    done, skipped, n = [], [], cfg.mutations_per_cycle
+    def mutate(e):
+        if self._budget_ok(e):
+            mut = triangular_mutation(model, e); done.append(e)
+            if trainer is not None: trainer.add_param_group(mut.params)
+        else: skipped.append(e)
+    if stat == 'ntk-lrc':
+        x = _first(self.data.train, cfg.ntk_batch)[0]
+        groups = [[c] for c in range(len(model.cells))] if cfg.per_cell else [list(range(len(model.cells)))]
+        per = n // len(groups)
+        rec['ntk_lrc'] = []
+        for g, cells in enumerate(groups):
+            for j in range(per):
+                names = [nm for nm, _ in model.edges() if int(nm.split('/')[0][1:]) in cells]
+                ch = ntk_lrc_select(model, x, cfg.n_good, self.state['budget'], derive_seed(sd, 'ntk', g, j), names,
+                                    self.size_of_edge, self.model_size, details=True)
+                rec['ntk_lrc'].append(dict(edge=ch.edge, reason=ch.reason, seconds=ch.seconds, trials=len(ch.trials)))
+                if ch.edge is not None: mutate(ch.edge)
+                elif ch.reason == 'memory': skipped.append(ch.candidate)
+    else:
+        xy = _first(self.data.train, cfg.shap_batch) if stat == 'shap' else (None, None)
+        scores = edge_scores(model, tracker, stat, *xy, seed=derive_seed(sd, 'score'), shap_method=cfg.shap_method,
+                             nsamples=cfg.shap_nsamples)
+        for e in select_edges(scores, n, direction or 'min', cfg.per_cell, derive_seed(sd, 'select')): mutate(e)
+    if tracker is not None: tracker.clear()           # the next statistics describe the new graph
+    self.model = _canonical(model)
+    self._holder(search)
+    rec.update(mutated=done, skipped=skipped, live_ops=self.model.n_live_ops(), edges=len(self.model.edges()),
+               size=self.model_size(self.model), seconds=cur['seconds'] + time.perf_counter() - t0)
+    st = self.state; st['log'].append(rec); st['cycles_done'] = i; st['seconds_search'] += rec['seconds']
+    return rec
 
-    def _budget_ok(self, e): return fits_memory(self.model, e, self.state['budget'], self.size_of_edge, self.model_size)
+@patch
+def _budget_ok(self:SpiderSearch, e): return fits_memory(self.model, e, self.state['budget'], self.size_of_edge, self.model_size)
 
-    # -- checkpoints: the method's part ------------------------------------------------------------------
-    def state_dict(self):
-        sd = {'state': copy.deepcopy(self.state), 'supernet': self.model.to_dict()}
-        if self.tracker is not None:
-            sd['tracker'] = {k: getattr(self.tracker, k) for k in ('history', 'recent', 'traces')}
-            sd['deadheads'] = [list(x) for x in self.dh.log]
-        return sd
+# %% ../nbs/30_spider.ipynb #8ceddf2d
+@patch
+def state_dict(self:SpiderSearch):
+    sd = {'state': copy.deepcopy(self.state), 'supernet': self.model.to_dict()}
+    if self.tracker is not None:
+        sd['tracker'] = {k: getattr(self.tracker, k) for k in ('history', 'recent', 'traces')}
+        sd['deadheads'] = [list(x) for x in self.dh.log]
+    return sd
 
-    def load_state_dict(self, sd, search):
-        "Rebuild the model from its genotype and the trainer of the step the checkpoint was written in (the loop restores its weights)."
-        self.state = copy.deepcopy(sd['state']); st = self.state
-        self.model = CellSupernet.from_dict(sd['supernet'])
-        if st.get('frozen'): _freeze_pruners(self.model)
-        cur, self.tracker, self.dh = st.get('cycle_now'), None, None
-        if 'seconds_train' in st: self._final_loaders(); self._final_trainer(search)    # in the final training
-        elif cur is not None and self.guided: self._cycle_trainer(search, cur['cycle'])   # inside a guided cycle
-        else: self._holder(search)                                                     # between cycles
-        if 'tracker' in sd and self.tracker is not None:
-            for k, v in sd['tracker'].items(): setattr(self.tracker, k, v)
-            self.dh.log = [tuple(x) for x in sd['deadheads']]
+@patch
+def load_state_dict(self:SpiderSearch, sd, search):
+    "Rebuild the model from its genotype and the trainer of the step the checkpoint was written in (the loop restores its weights)."
+    self.state = copy.deepcopy(sd['state']); st = self.state
+    self.model = CellSupernet.from_dict(sd['supernet'])
+    if st.get('frozen'): _freeze_pruners(self.model)
+    cur, self.tracker, self.dh = st.get('cycle_now'), None, None
+    if 'seconds_train' in st: self._final_loaders(); self._final_trainer(search)    # in the final training
+    elif cur is not None and self.guided: self._cycle_trainer(search, cur['cycle'])   # inside a guided cycle
+    else: self._holder(search)                                                     # between cycles
+    if 'tracker' in sd and self.tracker is not None:
+        for k, v in sd['tracker'].items(): setattr(self.tracker, k, v)
+        self.dh.log = [tuple(x) for x in sd['deadheads']]
 
-    def finish(self, search) -> dict:
-        "Accuracies, size, times, mutations and deadheads of the finished search."
-        st, cfg, m, trainer = self.state, self.cfg, self.model, search.trainer
-        test, valid = trainer.evaluate(self.tedl), trainer.evaluate(trainer.valid_dl)
-        per_cycle = [len(r['deadheaded']) for r in st['log']]
-        mut = sum(len(r['mutated']) for r in st['log'])
-        return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
-                'params': sum(p.numel() for p in m.parameters()), 'live_ops': m.n_live_ops(), 'edges': len(m.edges()),
-                'nodes': sum(len(c.order) for c in m.cells),
-                'seconds_search': st['seconds_search'], 'seconds_train': st['seconds_train'],
-                'seconds_total': st['seconds_search'] + st['seconds_train'],
-                'mutations': mut, 'mutations_skipped': sum(len(r['skipped']) for r in st['log']),
-                'deadheads_per_cycle': per_cycle, 'deadheads_final_random': len(st.get('final_random_deadheads', [])),
-                'deadheads_train': st.get('deadheads_train', 0),
-                'deadheads': sum(per_cycle) + len(st.get('final_random_deadheads', [])) + st.get('deadheads_train', 0),
-                'budget': st['budget'], 'initial_size': st['initial_size'], 'final_size': self.model_size(m),
-                'cycles': cfg.cycles, 'log': st['log'], 'train_log': trainer.history, 'config': json.loads(cfg.to_json()),
-                'supernet': m.to_dict()}
+# %% ../nbs/30_spider.ipynb #a683fcc5
+@patch
+def finish(self:SpiderSearch, search) -> dict:
+    "Accuracies, size, times, mutations and deadheads of the finished search."
+    st, cfg, m, trainer = self.state, self.cfg, self.model, search.trainer
+    test, valid = trainer.evaluate(self.tedl), trainer.evaluate(trainer.valid_dl)
+    per_cycle = [len(r['deadheaded']) for r in st['log']]
+    mut = sum(len(r['mutated']) for r in st['log'])
+    return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
+            'params': sum(p.numel() for p in m.parameters()), 'live_ops': m.n_live_ops(), 'edges': len(m.edges()),
+            'nodes': sum(len(c.order) for c in m.cells),
+            'seconds_search': st['seconds_search'], 'seconds_train': st['seconds_train'],
+            'seconds_total': st['seconds_search'] + st['seconds_train'],
+            'mutations': mut, 'mutations_skipped': sum(len(r['skipped']) for r in st['log']),
+            'deadheads_per_cycle': per_cycle, 'deadheads_final_random': len(st.get('final_random_deadheads', [])),
+            'deadheads_train': st.get('deadheads_train', 0),
+            'deadheads': sum(per_cycle) + len(st.get('final_random_deadheads', [])) + st.get('deadheads_train', 0),
+            'budget': st['budget'], 'initial_size': st['initial_size'], 'final_size': self.model_size(m),
+            'cycles': cfg.cycles, 'log': st['log'], 'train_log': trainer.history, 'config': json.loads(cfg.to_json()),
+            'supernet': m.to_dict()}
 
-    def run(self, stop_after:int|None=None, # train or decide at most this many steps in this call (a "kill", for tests)
-            progress:bool=True, # show a progress bar over the steps
-           ) -> OneShotResult:
-        "Run the remaining cycles and the final training on the shared loop; return the `OneShotResult` (unfinished: `cycles_done`)."
-        return OneShotSearch(self, self.out, progress=progress).run(stop_after)
+@patch
+def run(self:SpiderSearch, stop_after:int|None=None, # train or decide at most this many steps in this call (a "kill", for tests)
+        progress:bool=True, # show a progress bar over the steps
+       ) -> OneShotResult:
+    "Run the remaining cycles and the final training on the shared loop; return the `OneShotResult` (unfinished: `cycles_done`)."
+    return OneShotSearch(self, self.out, progress=progress).run(stop_after)
 
+# %% ../nbs/30_spider.ipynb #8726475c
 def spider_search(model:CellSupernet, # the starting model, e.g. spider_model(...) (not modified)
                   data, # a DataBundle or a dataset name
                   metric:str='min-variance', # how edges are chosen for mutation: one of MUTATION_METRICS
