@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section, ROOT
 from nasbook.core import set_seed, derive_seed
 from nasbook.data import get_dataset
-from nasbook.cells import BonsaiNet
+from nasbook.cells import CellSupernet
 from nasbook.proxies import ntk_lrc_score, ntk_condition, accept_mutation, ProxyWarning
 from nasbook.shapley import Game, exact_shapley, shap_values, masked_value, masked_edges
 from nasbook.train import Trainer
@@ -50,7 +50,7 @@ def digits_inputs(n_ntk, n_lrc, seed=0):
 def slim_spidernet(seed=0):
     "SpiderNet's slim start: three cells (N, R, R), one input node per antecedent, minimal cells, 1 channel."
     set_seed(seed)
-    m = BonsaiNet((1, 8, 8), 10, scale=1, sections=['N', 'R', 'R'], handler='all', connect='minimal', grow=False)
+    m = CellSupernet((1, 8, 8), 10, scale=1, sections=['N', 'R', 'R'], handler='all', connect='minimal', grow=False)
     for _ in range(3): m.grow()
     return m
 
@@ -67,8 +67,8 @@ def triangular(model, rng):
 
 def at_size(model, hw):
     "The same network (same weights, same enabled edges) built for hw×hw inputs."
-    g = model.genotype(); g['config']['in_shape'] = [g['config']['in_shape'][0], hw, hw]
-    m = BonsaiNet.from_genotype(g); m.load_state_dict(model.state_dict())
+    g = model.to_dict(); g['config']['in_shape'] = [g['config']['in_shape'][0], hw, hw]
+    m = CellSupernet.from_dict(g); m.load_state_dict(model.state_dict())
     for (k, e), (k2, e2) in zip(model.edges(), m.edges()):
         assert k == k2; e2.enabled = e.enabled
     return m
@@ -152,7 +152,7 @@ def shap_model(epochs, seed=0):
     "A small BonsaiNet (2 cells, 14 edges, 3 ops per edge) trained briefly on digits, and a fixed batch of 64 training images."
     b = get_dataset('digits', seed=seed); dls = b.loaders(64, seed=seed)
     set_seed(seed)
-    m = BonsaiNet(b.input_shape, b.num_classes, scale=4, sections=['N', 'R'], nodes=3, depth=2,
+    m = CellSupernet(b.input_shape, b.num_classes, scale=4, sections=['N', 'R'], nodes=3, depth=2,
                   ops=['skip_connect', 'max_pool_3x3', 'sep_conv_3x3'])
     m.grow()
     t = Trainer(m, dls[0], dls[1], epochs=epochs, lr=0.05, progress=False); t.fit()

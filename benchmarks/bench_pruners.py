@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section, ROOT
 from nasbook.core import set_seed
 from nasbook.pruners import Pruner, saw, saw_raw
-from nasbook.cells import BonsaiNet
+from nasbook.cells import CellSupernet
 from nasbook.sizing import MemoryTrace, model_memory
 from nasbook.bonsai import assign_sizes, section_compression, compress_randomly
 
@@ -130,7 +130,7 @@ def saw_table(calls, repeats, act_shape):
 # ---------------------------------------------------------------- 2.-4. BonsaiNet steps
 def make_net(cfg, seed=0):
     set_seed(seed)
-    m = BonsaiNet(**cfg, grow=False)
+    m = CellSupernet(**cfg, grow=False)
     for _ in range(len(cfg['sections'])): m.grow()
     return m
 
@@ -239,7 +239,7 @@ def deadhead_table(cfg, sizes, comps, batch, repeats, steps):
     secs = list(range(len(cfg['sections'])))
     st, info = {}, {}
     for c, m in models:
-        set_seed(1); fresh = BonsaiNet.from_genotype(m.genotype())
+        set_seed(1); fresh = CellSupernet.from_dict(m.to_dict())
         st[(c, 'deadheaded')] = Stepper(m, x, y); st[(c, 'rebuilt')] = Stepper(fresh, x, y)
         assert fresh.n_live_ops() == m.n_live_ops() and n_params(fresh) == n_params(m)
         info[c] = dict(hard=section_compression(m, secs), ops=m.n_live_ops(), run=len(ops_that_run(m, x)), params=n_params(m))
@@ -409,7 +409,7 @@ def main(argv=None):
              f"{len(set(sizes.values()))} distinct sizes, {t_sz:.0f} s), then for each target c the supernet with ops deadheaded at "
              f"random (`compress_randomly(..., 'random')`, Algorithm 2 choosing ops until each group reaches c) in every section; "
              f"the hard compression is `section_compression` over all sections (live op memory / all op memory, Eq. 4.17). "
-             f"Each deadheaded model is timed against a model built fresh from its genotype (`BonsaiNet.from_genotype`: the same "
+             f"Each deadheaded model is timed against a model built fresh from its genotype (`CellSupernet.from_dict`: the same "
              f"live ops, no trace of the deleted ones). One step = forward, loss, backward, SGD step; median of {a.repeats} "
              f"interleaved repeats of {a.steps} step(s); ratios are medians of per-repeat ratios; 'that run': live ops whose "
              f"edge's source node receives something (see the memory section); {dev}.\n\n" + '\n'.join(rows3) + '\n\n'

@@ -18,7 +18,7 @@ from .train import Trainer, small_cnn
 from .data import get_dataset, batch_bounds
 
 # %% auto #0
-__all__ = ['local_affine', 'activation_patterns', 'affine_by_masks', 'fold_bn', 'patch_matrix', 'conv_patches', 'conv_spectra',
+__all__ = ['local_affine', 'region_codes', 'affine_by_masks', 'fold_bn', 'patch_matrix', 'conv_patches', 'conv_spectra',
            'region_ids', 'region_slice', 'choke_table', 'penultimate', 'feature_stats', 'class_feature_probe']
 
 # %% ../nbs/10_algebra.ipynb #a85f59e1
@@ -37,7 +37,7 @@ def local_affine(model:nn.Module, # a ReLU network; evaluated in eval mode
     finally: model.train(was)
     return A.detach(), b.detach()
 
-def activation_patterns(model:nn.Module, x:torch.Tensor, # a batch of inputs
+def region_codes(model:nn.Module, x:torch.Tensor, # a batch of inputs
                        ) -> torch.Tensor:
     "(N, P) int32 codes of the linear region of each input: ReLU on/off, then max-pool winners."
     parts = []
@@ -141,7 +141,7 @@ def region_ids(model:nn.Module, x:torch.Tensor, batch:int=4096) -> np.ndarray:
     check_range('batch', batch, 1, kind=int)
     keys, out = {}, np.empty(len(x), np.int64)
     for i, stop in batch_bounds(len(x), batch):  # a trailing batch of one joins the previous (train-mode BN)
-        p = np.ascontiguousarray(activation_patterns(model, x[i:stop]).numpy())
+        p = np.ascontiguousarray(region_codes(model, x[i:stop]).numpy())
         for j, row in enumerate(p): out[i + j] = keys.setdefault(row.tobytes(), len(keys))
     return out
 

@@ -10,22 +10,24 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from fastprogress.fastprogress import progress_bar
+
+from fastcore.basics import patch
 
 from .core import Config, ConfigError, NasbookError, check_in, check_range, set_seed, derive_seed
 from .data import get_dataset
 from .train import Trainer, Callback
+from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow, Pruner
-from .cells import BonsaiNet, BONSAI_OPS, _ends
+from .cells import CellSupernet, BONSAI_OPS, edge_ends
 from . import sizing
 
 # %% auto #0
 __all__ = ['assign_sizes', 'cell_compression', 'section_compression', 'CompressionLoss', 'compress_randomly', 'simulation_memory',
-           'compression_targets', 'random_baseline_model', 'BonsaiConfig', 'parse_budget', 'bonsai_search', 'finish',
-           'plot_bonsai', 'op_frequencies', 'op_cooccurrence', 'search_space_size']
+           'simulation_targets', 'random_variant_model', 'BonsaiConfig', 'BonsaiMethod', 'bonsai_search', 'plot_bonsai',
+           'op_frequencies', 'op_cooccurrence', 'search_space_size']
 
 # %% ../nbs/23_bonsai.ipynb #76e7b2d9
-def assign_sizes(model:BonsaiNet, batch_size:int=64, cache=None, reps:int=2, device=None) -> dict:
+def assign_sizes(model:CellSupernet, batch_size:int=64, cache=None, reps:int=2, device=None) -> dict:
     "Measure (Algorithm 1, cached) and set the memory size of every pruner of `model`; return {key: bytes}."
     dev = device or next(model.parameters()).device
     cache = cache if cache is not None else sizing.SizeCache(device=dev, reps=reps)
@@ -42,7 +44,7 @@ def assign_sizes(model:BonsaiNet, batch_size:int=64, cache=None, reps:int=2, dev
     return out
 
 # %% ../nbs/23_bonsai.ipynb #1e9bf117
-def cell_compression(model:BonsaiNet, i:int, soft:bool=True):
+def cell_compression(model:CellSupernet, i:int, soft:bool=True):
     "Soft (differentiable tensor, Eq. 4.16) or hard (float, Eq. 4.17) compression of cell `i`."
     prs = model.cell_pruners(i); dead = model.cells[i].dead_size
     total = sum(p.size for p in prs) + dead
@@ -53,7 +55,7 @@ def cell_compression(model:BonsaiNet, i:int, soft:bool=True):
     vals = torch.stack([p.value() for p in prs])
     return (sizes * vals).sum() / total
 
-def section_compression(model:BonsaiNet, sections) -> float:
+def section_compression(model:CellSupernet, sections) -> float:
     "Hard compression of the union of the cells of `sections` (a section index or a list of them)."
     sections = [sections] if isinstance(sections, int) else list(sections)
     cells = [i for i in range(len(model.cells)) if model.section_of(i) in sections]
@@ -74,7 +76,7 @@ class CompressionLoss(Callback):
         self.trainer.loss = self.trainer.loss + self.lam * comp
 
 # %% ../nbs/23_bonsai.ipynb #4776eafc
-def _groups(model:BonsaiNet, cells, sizes:dict) -> dict:
+def _groups(model:CellSupernet, cells, sizes:dict) -> dict:
     "Algorithm 2's groups: (cell, input shape) -> {pruner key: size}; the handler's inputs form their own group."
     groups = {}
     for i in cells:
@@ -84,7 +86,7 @@ def _groups(model:BonsaiNet, cells, sizes:dict) -> dict:
         for a in model.handlers[i].pruners.keys(): groups.setdefault((i, 'in'), {})[f"c{i}/in/{a}"] = sizes[f"c{i}/in/{a}"]
     return groups
 
-def compress_randomly(model:BonsaiNet, compressions:dict, sizes:dict, heuristic:str='random', seed:int=0) -> BonsaiNet:
+def compress_randomly(model:CellSupernet, compressions:dict, sizes:dict, heuristic:str='random', seed:int=0) -> CellSupernet:
     "Deadhead operations so that each section s in `compressions` keeps ops chosen by Algorithm 2 up to compression c_s."
     for k, p in model.pruners(): p.size = sizes[k]
     for s, c in compressions.items():
@@ -95,45 +97,50 @@ def compress_randomly(model:BonsaiNet, compressions:dict, sizes:dict, heuristic:
         model.deadhead([k for i in cells for k, _ in model.pruners() if k.startswith(f"c{i}/") and k not in chosen])
     return model
 
-def _sim_memory(genotype, compressions, sizes, batch, heuristic, seed):
+def _sim_memory(supernet, compressions, sizes, batch, heuristic, seed):
     "Build a simulation model (in whatever process runs this) and measure its training memory in bytes."
-    m = BonsaiNet.from_genotype(genotype)
+    m = CellSupernet.from_dict(supernet)
     compress_randomly(m, compressions, sizes, heuristic, seed)
-    x = torch.randn(batch, *genotype['config']['in_shape']); y = torch.randint(0, genotype['config']['n_classes'], (batch,))
+    x = torch.randn(batch, *supernet['config']['in_shape']); y = torch.randint(0, supernet['config']['n_classes'], (batch,))
     return float(sizing.model_memory(m, x, y, steps=2))
 
 def simulation_memory(config:dict, upto:int, c:float, sizes:dict, batch_size:int=64, heuristic:str='max',
                       seed:int=0, sandbox:bool=False, timeout:float=600.) -> float:
     "Measured memory of M_c^{0..upto-1} + M_1^{upto} (sections before `upto` at compression c); inf when the probe fails."
-    m = BonsaiNet(**config, grow=False)
+    m = CellSupernet(**config, grow=False)
     for _ in range(upto + 1): m.grow()
-    args = (m.genotype(), {s: c for s in range(upto)}, sizes, batch_size, heuristic, seed)
+    args = (m.to_dict(), {s: c for s in range(upto)}, sizes, batch_size, heuristic, seed)
     if not sandbox: return _sim_memory(*args)
     res = sizing.sandboxed(_sim_memory, *args, timeout=timeout)
     return float(res.value) if res.ok else float('inf')
 
-def compression_targets(config:dict, budget:float, sizes:dict, batch_size:int=64, depth:int=6,
-                        sandbox:bool=False, heuristic:str='max', seed:int=0) -> list:
-    "Algorithm 3 for every subset: c_tgt[i] = largest c with size(M_c^{0..i-1} + M_1^i) <= budget (c_tgt[0] = 1)."
+def simulation_targets(config:dict, # the CellSupernet config of the run (in_shape, n_classes, scale, sections, ...)
+                       budget:float, # s_max in bytes
+                       sizes:dict, # pruner key -> measured bytes (assign_sizes of the complete supernet)
+                       batch_size:int=64, # B of the probes
+                       depth:int=6, # Algorithm 3's tree depth
+                       sandbox:bool=False, # run each probe in a subprocess (the thesis' sandbox)
+                       heuristic:str='max', # Algorithm 2's packing heuristic for the simulation models
+                       seed:int=0, # seed of the packing
+                      ) -> list:
+    "Algorithm 3 on measured simulation models: c_tgt[i] = largest c with size(M_c^{0..i-1} + M_1^i) <= budget (c_tgt[0] = 1)."
     first = simulation_memory(config, 0, 1., sizes, batch_size, heuristic, seed, sandbox)
     if first > budget:
         raise ConfigError(f"memory_budget={budget:.4g} bytes is too small: the first section alone needs {first:.4g} bytes")
-    out = [1.]
-    for i in range(1, len(config['sections'])):
-        fits = lambda c, i=i: simulation_memory(config, i, c, sizes, batch_size, heuristic, seed, sandbox) <= budget
-        out.append(float(sizing.compression_target(fits, depth=depth)))
-    return out
+    # Algorithm 3's reading: one c for all earlier sections (the earlier targets are not used; Eq. 4.29 would fix them)
+    fits = lambda i, earlier, c: i == 0 or simulation_memory(config, i, c, sizes, batch_size, heuristic, seed, sandbox) <= budget
+    return [float(c) for c in sizing.compression_targets(fits, len(config['sections']), depth=depth)]
 
 # %% ../nbs/23_bonsai.ipynb #4608e616
-def random_baseline_model(config:dict, template:dict, variant:int, sizes:dict, seed:int=0) -> BonsaiNet:
+def random_variant_model(config:dict, template:dict, variant:int, sizes:dict, seed:int=0) -> CellSupernet:
     "The untrained random model of Random 1 (stage-1 compressions, last section full) or Random 2 (final compressions)."
-    check_in('random_baseline', variant, (1, 2))
+    check_in('random_variant', variant, (1, 2))
     key = 'stage1_compression' if variant == 1 else 'final_compression'
     comps = template.get(key)
     n = len(config['sections'])
     if not isinstance(comps, list) or len(comps) != n:
         raise ConfigError(f"template lacks {key!r} with one value per section ({n}); pass the result.json of a Bonsai run with the same sections")
-    m = BonsaiNet(**config, grow=False)
+    m = CellSupernet(**config, grow=False)
     for _ in range(n): m.grow()
     if variant == 1: comps = comps[:-1] + [1.]
     return compress_randomly(m, dict(enumerate(comps)), sizes, 'random', seed)
@@ -151,7 +158,7 @@ class BonsaiConfig(Config):
     ops:list = field(default_factory=lambda: list(BONSAI_OPS))
     memory_budget:float|str = '60%' # bytes, or 'P%' of the complete supernet's measured memory
     epochs:int = 12 # E: total epochs, search included
-    cycle:int = 4 # deadhead window / cycle length (epochs)
+    epochs_per_cycle:int = 4 # epochs per cycle: the deadhead window, and how long a subset tries to meet its target before re-initialising
     lam:float = 0.1 # λ of Eq. 4.19
     reinit:bool = True # re-initialise after a cycle that misses the target (§4.5.3)
     double_lambda:bool = False # double λ after such a cycle
@@ -162,165 +169,172 @@ class BonsaiConfig(Config):
     search_depth:int = 6 # Algorithm 3's tree depth
     sandbox:bool = False # size probes in a subprocess
     max_search_epochs:int|None = None
-    random_baseline:int|None = None # 1 or 2: Algorithms 7 / 8
+    random_variant:int|None = None # 1 or 2: Algorithms 7 / 8
     template:dict|None = None # result of the Bonsai run a random baseline emulates
     def __post_init__(self):
         check_range('scale', self.scale, 1, kind=int); check_range('epochs', self.epochs, 1, kind=int)
-        check_range('cycle', self.cycle, 1, kind=int); check_range('lam', self.lam, 0)
+        check_range('epochs_per_cycle', self.epochs_per_cycle, 1, kind=int); check_range('lam', self.lam, 0)
         check_range('batch_size', self.batch_size, 1, kind=int); check_range('lr', self.lr, 0, lo_open=True)
         check_range('search_depth', self.search_depth, 1, 16, kind=int)
         if self.fraction is not None: check_range('fraction', self.fraction, 0, 1, lo_open=True)
-        if self.random_baseline is not None: check_in('random_baseline', self.random_baseline, (1, 2))
+        if self.random_variant is not None: check_in('random_variant', self.random_variant, (1, 2))
         if isinstance(self.sections, str): self.sections = [self.sections]
-        parse_budget(self.memory_budget, 1.)
+        if isinstance(self.template, OneShotResult): self.template = self.template.to_dict()
+        parse_budget(self.memory_budget, 'bytes', 'memory_budget', of=1., max_percent=100)
 
-def parse_budget(b, full:float) -> float:
-    "Bytes from a budget given in bytes (number or '123e6') or as 'P%' of `full` bytes."
-    if isinstance(b, str) and b.strip().endswith('%'):
-        try: p = float(b.strip()[:-1])
-        except ValueError: p = -1
-        if not 0 < p <= 100: raise ConfigError(f"memory_budget={b!r}: a percentage must lie in (0, 100]")
-        return full * p / 100
-    try: v = float(b)
-    except (TypeError, ValueError): raise ConfigError(f"memory_budget={b!r} must be bytes (e.g. 2e8) or a percentage like '60%'") from None
-    if not v > 0: raise ConfigError(f"memory_budget={b!r} must be positive")
-    return v
 
 # %% ../nbs/23_bonsai.ipynb #a57a4c75
 def _freeze_pruners(model):
     "Random 2 trains without pruning: every pruner stays open and out of the optimizer."
     for _, p in model.pruners(): p.weight.requires_grad_(False)
 
-def _trainer(model, dls, cfg, callbacks, progress=False):
-    return Trainer(model, dls[0], dls[1], epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                   callbacks=callbacks, progress=progress)
+class BonsaiMethod(OneShotMethod):
+    "Algorithm 4 (or Random 1/2) as a plug-in of the shared one-shot loop: preparation, growth decisions after each epoch, the final model."
+    name = 'bonsai'
+    def __init__(self, cfg:BonsaiConfig, # the run's settings
+                ):
+        self.cfg = cfg
+        set_seed(cfg.seed)
+        data = get_dataset(cfg.dataset, seed=cfg.seed, fraction=cfg.fraction)
+        self.dls = data.loaders(cfg.batch_size, seed=cfg.seed)
+        self.mcfg = dict(in_shape=list(data.input_shape), n_classes=data.num_classes, scale=cfg.scale, sections=list(cfg.sections),
+                         nodes=cfg.nodes, depth=cfg.depth, ops=list(cfg.ops))
+        self.tracker = PrunerTracker(); self.dead = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker)
+        self.comp = CompressionLoss(cfg.lam)
+        if cfg.random_variant == 2: self.dead.active = False     # Algorithm 8: no pruning at all
+        self.model, self.state = None, None
 
-def _save(out, trainer, model, state, tracker):
-    "Checkpoint: trainer (model, optimizer, schedule, RNG), pruner histories, and the process state with the genotype."
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.save(out / 'trainer.pt')
-    torch.save({'history': tracker.history}, out / 'tracker.pt.part'); (out / 'tracker.pt.part').replace(out / 'tracker.pt')
-    tmp = out / 'state.json.part'; tmp.write_text(json.dumps(dict(state, genotype=model.genotype()))); tmp.replace(out / 'state.json')
+    def label(self): return {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[self.cfg.random_variant]
+    def settings(self): return json.loads(self.cfg.to_json())
+    def total_epochs(self): return self.cfg.epochs
+    def phase(self, epoch): return 'search' if self.state['phase'] == 'grow' else 'train'
+    def genotype(self): return self.model.genotype() if self.model is not None else None
+    def final_model(self, search): return self.model
 
-def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass its fields as keywords)
-                  out_dir=None, # checkpoint folder: a run resumes from it
-                  progress:bool=True, stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
-                  **kw) -> dict:
-    "Run Algorithm 4 (or Random 1/2 with `random_baseline`), resumably; return the result dict."
-    cfg = cfg or BonsaiConfig(**kw)
-    out = Path(out_dir) if out_dir else None
-    t_start = time.perf_counter()
-    set_seed(cfg.seed)
-    data = get_dataset(cfg.dataset, seed=cfg.seed, fraction=cfg.fraction)
-    dls = data.loaders(cfg.batch_size, seed=cfg.seed)
-    mcfg = dict(in_shape=list(data.input_shape), n_classes=data.num_classes, scale=cfg.scale, sections=list(cfg.sections),
-                nodes=cfg.nodes, depth=cfg.depth, ops=list(cfg.ops))
-    tracker = PrunerTracker(); dead = Deadheader(SlidingBatchWindow(cfg.cycle), tracker)
-    comp = CompressionLoss(cfg.lam)
-    if out and (out / 'state.json').exists():
-        state = json.loads((out / 'state.json').read_text())
-        if state['config'] != json.loads(cfg.to_json()):
-            diff = [k for k in state['config'] if state['config'][k] != json.loads(cfg.to_json()).get(k)]
-            raise ConfigError(f"{out} holds a run with other settings ({', '.join(diff)}); use another out_dir")
-        model = BonsaiNet.from_genotype(state['genotype'])
-        if cfg.random_baseline == 2: _freeze_pruners(model)
-        trainer = _trainer(model, dls, cfg, [tracker, dead, comp])
-        trainer.load(out / 'trainer.pt')
-        tracker.history = torch.load(out / 'tracker.pt', weights_only=False)['history']
-        dead.log = [tuple(x) for x in state['deadheads']]
+    def _trainer(self, search):
+        cfg = self.cfg
+        search.trainer = Trainer(self.model, self.dls[0], self.dls[1], epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 callbacks=[self.tracker, self.dead, self.comp], progress=False)
+
+# %% ../nbs/23_bonsai.ipynb #39fd089d
+@patch
+def prepare(self:BonsaiMethod, search):
+    "Preparation (§4.6): sizes of every operation the full model will have, the budget, the targets; the first section."
+    cfg, mcfg = self.cfg, self.mcfg
+    state = {'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0, 'lam': cfg.lam, 'targets': None,
+             'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [], 'budget': None}
+    self.model = model = CellSupernet(**mcfg, grow=False)
+    full = CellSupernet(**mcfg, grow=False)
+    for _ in range(len(cfg.sections)): full.grow()
+    sizes = assign_sizes(full, cfg.batch_size, reps=2)
+    xb, yb = next(iter(self.dls[0]))
+    full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
+    budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)
+    state.update(budget=budget, full_memory=full_mem, sizes=sizes)
+    if cfg.random_variant:
+        if cfg.template is None: raise ConfigError("random_variant needs template=<result dict of a Bonsai run>")
+        self.model = model = random_variant_model(mcfg, cfg.template, cfg.random_variant, sizes, cfg.seed)
+        state.update(phase='train', targets=None)
     else:
-        state = {'config': json.loads(cfg.to_json()), 'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0,
-                 'lam': cfg.lam, 'targets': None, 'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [],
-                 'seconds_prepare': 0., 'seconds_search': 0., 'seconds_train': 0., 'budget': None}
-        model = BonsaiNet(**mcfg, grow=False)
-        # Preparation: sizes of every operation the full model will have, the budget and the targets
-        t0 = time.perf_counter()
-        full = BonsaiNet(**mcfg, grow=False)
-        for _ in range(len(cfg.sections)): full.grow()
-        sizes = assign_sizes(full, cfg.batch_size, reps=2)
-        xb, yb = next(iter(dls[0]))
-        full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
-        budget = parse_budget(cfg.memory_budget, full_mem)
-        state.update(budget=budget, full_memory=full_mem, sizes=sizes)
-        if cfg.random_baseline:
-            if cfg.template is None: raise ConfigError("random_baseline needs template=<result dict of a Bonsai run>")
-            model = random_baseline_model(mcfg, cfg.template, cfg.random_baseline, sizes, cfg.seed)
-            state.update(phase='train', targets=None)
-        else:
-            state['targets'] = compression_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
-            model.grow(); state['phase'] = 'grow' if len(cfg.sections) > 1 else 'train'
-        for k, p in model.pruners(): p.size = sizes[k]
-        state['seconds_prepare'] = time.perf_counter() - t0
-        if cfg.random_baseline == 2: _freeze_pruners(model)
-        trainer = _trainer(model, dls, cfg, [tracker, dead, comp])
-    if cfg.random_baseline == 2: dead.active = False     # Algorithm 8: no pruning at all
-    max_search = cfg.max_search_epochs or max(1, cfg.epochs // 2)
-    pb = progress_bar(range(cfg.epochs), leave=True) if progress else None
-    if pb is not None: pb.update(trainer.epoch)
-    done_now = 0
-    while trainer.epoch < cfg.epochs and (stop_after is None or done_now < stop_after):
-        t0 = time.perf_counter()
-        growing = state['phase'] == 'grow'
-        comp.lam = state['lam'] if growing else 0.
-        comp.cells = list(range(len(model.cells))) if growing else []
-        comp.aim = sizing.aim(state['targets'][state['section']]) if growing else 1.
-        n_dead = len(dead.log)
-        trainer.fit(trainer.epoch + 1)
-        rec = dict(trainer.history[-1], phase=state['phase'], lam=comp.lam, comp_loss=comp.last,
-                   hard=[section_compression(model, s) for s in range(model.sections_built)],
-                   live_ops=model.n_live_ops(), deadheads=sum(len(k) for _, k in dead.log[n_dead:]))
-        if growing:
-            state['e_search'] += 1; state['e_cycle'] += 1
-            i = state['section']; tgt = state['targets'][i]
-            c_now = section_compression(model, list(range(i)))
-            if c_now > tgt and state['e_search'] >= max_search:
-                # fallback: force the least-used pruners off until the subset fits (logged)
-                prs = sorted([(tracker.on_fraction(k), k, p.size) for k, p in model.pruners() if model.section_of(int(k[1:k.index('/')])) < i])
-                forced = []
-                for _, k, s in prs:
-                    if section_compression(model, list(range(i))) <= tgt: break
-                    trainer.remove_params(model.deadhead([k])); forced.append(k)
-                state['forced'].append([trainer.epoch, forced]); c_now = section_compression(model, list(range(i)))
-            if c_now <= tgt:
-                state['stage1_compression'].append(c_now)
-                new = model.grow(); trainer.add_param_group(new, start_epoch=float(trainer.epoch))
-                tracker.isolate()
-                for k, p in model.pruners():
-                    if k in state['sizes']: p.size = state['sizes'][k]
-                state['section'] += 1; state['e_cycle'] = 0
-                rec['grew'] = state['section']
-                if state['section'] >= len(cfg.sections): state['phase'] = 'train'
-            elif state['e_cycle'] >= cfg.cycle:
-                if cfg.reinit: model.reinitialize(); trainer.opt.state.clear(); rec['reinit'] = True
-                if cfg.double_lambda: state['lam'] *= 2
-                state['e_cycle'] = 0
-            state['seconds_search'] += time.perf_counter() - t0
-        else:
-            state['seconds_train'] += time.perf_counter() - t0
-        state['log'].append(rec); state['deadheads'] = [list(x) for x in dead.log]
-        if out: _save(out, trainer, model, state, tracker)
-        done_now += 1
-        if pb is not None: pb.update(trainer.epoch); pb.comment = f"{state['phase']} sections={model.sections_built} ops={model.n_live_ops()}"
-    if trainer.epoch < cfg.epochs: return {'finished': False, 'epoch': trainer.epoch, 'state': state}
-    res = finish(model, trainer, dls, state, cfg)
-    if out: (out / 'result.json').write_text(json.dumps(res, indent=1))
-    return res
+        state['targets'] = simulation_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
+        model.grow(); state['phase'] = 'grow' if len(cfg.sections) > 1 else 'train'
+    for k, p in model.pruners(): p.size = sizes[k]
+    if cfg.random_variant == 2: _freeze_pruners(model)
+    self.state = state
+    self._trainer(search)
 
-def finish(model, trainer, dls, state, cfg) -> dict:
-    "The result of a finished run: accuracies, parameters, compressions, times and the genotype."
+# %% ../nbs/23_bonsai.ipynb #5bec11a7
+@patch
+def before_epoch(self:BonsaiMethod, search, epoch):
+    st, comp, model = self.state, self.comp, self.model
+    growing = st['phase'] == 'grow'
+    comp.lam = st['lam'] if growing else 0.
+    comp.cells = list(range(len(model.cells))) if growing else []
+    comp.aim = sizing.aim(st['targets'][st['section']]) if growing else 1.
+    self._n_dead = len(self.dead.log)
+
+# %% ../nbs/23_bonsai.ipynb #78d8b7f8
+@patch
+def after_epoch(self:BonsaiMethod, search, epoch, record):
+    "The decisions of Algorithm 4 after an epoch: grow when the subset meets its target, else re-initialise at the end of a cycle."
+    cfg, state, model, trainer, tracker, comp = self.cfg, self.state, self.model, search.trainer, self.tracker, self.comp
+    growing = state['phase'] == 'grow'
+    rec = dict(trainer.history[-1], phase=state['phase'], lam=comp.lam, comp_loss=comp.last,
+               hard=[section_compression(model, s) for s in range(model.sections_built)],
+               live_ops=model.n_live_ops(), deadheads=sum(len(k) for _, k in self.dead.log[self._n_dead:]))
+    max_search = cfg.max_search_epochs or max(1, cfg.epochs // 2)
+    if growing:
+        state['e_search'] += 1; state['e_cycle'] += 1
+        i = state['section']; tgt = state['targets'][i]
+        c_now = section_compression(model, list(range(i)))
+        if c_now > tgt and state['e_search'] >= max_search:
+            # fallback: force the least-used pruners off until the subset fits (logged)
+            prs = sorted([(tracker.on_fraction(k), k, p.size) for k, p in model.pruners() if model.section_of(int(k[1:k.index('/')])) < i])
+            forced = []
+            for _, k, s in prs:
+                if section_compression(model, list(range(i))) <= tgt: break
+                trainer.remove_params(model.deadhead([k])); forced.append(k)
+            state['forced'].append([trainer.epoch, forced]); c_now = section_compression(model, list(range(i)))
+        if c_now <= tgt:
+            state['stage1_compression'].append(c_now)
+            new = model.grow(); trainer.add_param_group(new, start_epoch=float(trainer.epoch))
+            tracker.isolate()
+            for k, p in model.pruners():
+                if k in state['sizes']: p.size = state['sizes'][k]
+            state['section'] += 1; state['e_cycle'] = 0
+            rec['grew'] = state['section']
+            if state['section'] >= len(cfg.sections): state['phase'] = 'train'
+        elif state['e_cycle'] >= cfg.epochs_per_cycle:
+            if cfg.reinit: model.reinitialize(); trainer.opt.state.clear(); rec['reinit'] = True
+            if cfg.double_lambda: state['lam'] *= 2
+            state['e_cycle'] = 0
+    state['log'].append(rec); state['deadheads'] = [list(x) for x in self.dead.log]
+    return {k: rec[k] for k in ('lam', 'comp_loss', 'hard', 'live_ops', 'deadheads', 'grew', 'reinit') if k in rec}
+
+# %% ../nbs/23_bonsai.ipynb #bced7853
+@patch
+def state_dict(self:BonsaiMethod):
+    return dict(self.state, supernet=self.model.to_dict(), tracker_history=self.tracker.history)
+
+@patch
+def load_state_dict(self:BonsaiMethod, state, search):
+    state = dict(state); self.tracker.history = state.pop('tracker_history')
+    self.model = CellSupernet.from_dict(state.pop('supernet'))
+    if self.cfg.random_variant == 2: _freeze_pruners(self.model)
+    self.state = state; self.dead.log = [tuple(x) for x in state['deadheads']]
+    self._trainer(search)
+
+@patch
+def status(self:BonsaiMethod, search): return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
+
+# %% ../nbs/23_bonsai.ipynb #3cc47673
+@patch
+def finish(self:BonsaiMethod, search) -> dict:
+    "Accuracies, parameters, compressions, times and the log of the finished run (Table 4.2's columns)."
+    model, trainer, state, cfg, dls = self.model, search.trainer, self.state, self.cfg, self.dls
     test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
-    n = len(cfg.sections)
-    stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_baseline else (cfg.template or {}).get('stage1_compression')
-    return {'method': {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[cfg.random_baseline], 'finished': True,
-            'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
+    n = len(cfg.sections); sec = search.seconds
+    stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_variant else (cfg.template or {}).get('stage1_compression')
+    return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
             'params': sum(p.numel() for p in model.parameters()),
             'hard_compression': section_compression(model, list(range(n))),
             'final_compression': [section_compression(model, s) for s in range(n)], 'stage1_compression': stage1,
             'targets': state['targets'], 'budget': state['budget'], 'full_memory': state.get('full_memory'),
-            'seconds_search': state['seconds_prepare'] + state['seconds_search'],
-            'seconds_total': state['seconds_prepare'] + state['seconds_search'] + state['seconds_train'],
+            'seconds_search': sec.get('prepare', 0.) + sec.get('search', 0.), 'seconds_total': sum(sec.values()),
             'epochs_search': state['e_search'], 'live_ops': model.n_live_ops(), 'forced': state['forced'],
-            'deadheads': state['deadheads'], 'log': state['log'], 'genotype': model.genotype(), 'config': state['config']}
+            'deadheads': state['deadheads'], 'log': state['log'], 'config': self.settings(), 'supernet': model.to_dict()}
+
+# %% ../nbs/23_bonsai.ipynb #0b71c258
+def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass its fields as keywords)
+                  out_dir=None, # checkpoint folder: a run resumes from it (rerun the same call)
+                  progress:bool=True, # show a progress bar over the epochs
+                  stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
+                  **kw) -> OneShotResult:
+    "Run Algorithm 4 (or Random 1/2 with `random_variant`) on the shared one-shot loop, resumably; return its `OneShotResult`."
+    cfg = cfg or BonsaiConfig(**kw)
+    if out_dir is not None and (Path(out_dir) / 'state.json').exists() and not (Path(out_dir) / 'checkpoint.pt').exists():
+        raise ConfigError(f"{out_dir} holds a checkpoint of an older nasbook (state.json, trainer.pt); use a new output folder")
+    return OneShotSearch(BonsaiMethod(cfg), out_dir, progress=progress).run(stop_after)
 
 # %% ../nbs/23_bonsai.ipynb #1f30a9b6
 def plot_bonsai(res:dict, axs=None):

@@ -127,34 +127,31 @@ def _int_list(s):
     return v[0] if len(v) == 1 else v
 
 def _budget(s):
-    t = s.strip().upper()
-    if t.endswith('%'): return s.strip()
-    for suf, f in (('GIB', 2**30), ('MIB', 2**20), ('KIB', 2**10), ('GB', 1e9), ('MB', 1e6), ('KB', 1e3), ('B', 1)):
-        if t.endswith(suf):
-            try: return float(t[:-len(suf)]) * f
-            except ValueError: break
-    try: return float(t)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a memory size (e.g. 2e8, 200MB, 1.5GB or 60%)") from None
+    "A memory budget for argparse: bytes (parsed by `nasbook.oneshot.parse_budget`) or a percentage, which the method resolves."
+    from nasbook.oneshot import parse_budget
+    if s.strip().endswith('%'): return s.strip()
+    try: return parse_budget(s, 'bytes', 'memory budget')
+    except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 def cmd_bonsai(args):
     from nasbook.bonsai import BonsaiConfig, bonsai_search, plot_bonsai
-    from nasbook.cells import BonsaiNet, draw_cell
+    from nasbook.cells import CellSupernet, draw_cell
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     template = None
     if args.template:
         try: template = json.loads(Path(args.template).read_text())
         except (OSError, ValueError) as e: raise ConfigError(f"--template {args.template!r} cannot be read as a Bonsai result.json ({e})") from None
-    elif args.random_baseline: raise ConfigError("--random-baseline needs --template <out folder of a Bonsai run>/result.json")
+    elif args.random_variant: raise ConfigError("--random-variant needs --template <out folder of a Bonsai run>/result.json")
     cfg = BonsaiConfig(dataset=args.dataset, fraction=args.fraction, scale=args.scale, sections=args.sections.split(','),
                        nodes=args.nodes, depth=args.depth, ops=args.ops.split(',') if args.ops else BonsaiConfig().ops,
-                       memory_budget=args.memory_budget, epochs=args.epochs, cycle=args.cycle, lam=args.lam,
+                       memory_budget=args.memory_budget, epochs=args.epochs, epochs_per_cycle=args.epochs_per_cycle, lam=args.lam,
                        reinit=not args.no_reinit, double_lambda=args.double_lambda, batch_size=args.batch_size, lr=args.lr,
                        seed=args.seed, search_depth=args.search_depth, sandbox=not args.no_sandbox,
-                       random_baseline=args.random_baseline, template=template)
+                       random_variant=args.random_variant, template=template)
     res = bonsai_search(cfg, out_dir=args.out, progress=not args.quiet)
     out = Path(args.out)
     plot_bonsai(res); plt.tight_layout(); plt.savefig(out / 'bonsai.png', dpi=110); plt.close('all')
-    m = BonsaiNet.from_genotype(res['genotype'])
+    m = CellSupernet.from_dict(res['supernet'])
     fig, axs = plt.subplots(len(m.cells), 1, figsize=(9, 3 * len(m.cells)), squeeze=False)
     for i, c in enumerate(m.cells): draw_cell(c, axs[i, 0], show_ops=True, title=f"cell {i}: " + ('reduction' if c.reduction else 'normal'))
     plt.tight_layout(); plt.savefig(out / 'cells.png', dpi=110); plt.close('all')
@@ -173,14 +170,14 @@ def _add_bonsai(sub):
     p.add_argument('--depth', type=_int_list, default=2, help='edge depth per cell (one int, or one per cell)')
     p.add_argument('--ops', default=None, help='comma-separated operation names (default: the seven DARTS operations)')
     p.add_argument('--epochs', type=_positive(int), default=12, help='total epochs (search included)')
-    p.add_argument('--cycle', type=_positive(int), default=4, help='deadheading window and cycle length in epochs')
+    p.add_argument('--epochs-per-cycle', '--cycle', dest='epochs_per_cycle', type=_positive(int), default=4, help='epochs per cycle: the deadheading window (--cycle: the old name)')
     p.add_argument('--lam', type=float, default=0.1, help='compression-loss weight lambda (Eq. 4.19)')
     p.add_argument('--no-reinit', action='store_true', help='do not re-initialise after a cycle that misses its target')
     p.add_argument('--double-lambda', action='store_true', help='double lambda after a cycle that misses its target')
     p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)
     p.add_argument('--search-depth', type=_positive(int), default=6, help='binary-search depth of the compression targets (Algorithm 3)')
     p.add_argument('--no-sandbox', action='store_true', help='size the simulation models in this process instead of a subprocess')
-    p.add_argument('--random-baseline', type=int, choices=[1, 2], default=None, help='run Random 1 or Random 2 (Algorithms 7-8) instead')
+    p.add_argument('--random-variant', '--random-baseline', dest='random_variant', type=int, choices=[1, 2], default=None, help='run Random 1 or Random 2 (Algorithms 7-8) instead (--random-baseline: the old name)')
     p.add_argument('--template', default=None, help='result.json of the Bonsai run a random baseline emulates')
     p.add_argument('--seed', type=_nonneg_int, default=0)
     p.add_argument('--out', required=True, help='output folder: checkpoint, result.json, bonsai.png, cells.png (rerun to resume)')
@@ -197,9 +194,8 @@ def cmd_spider(args):
     res = spider_search(model, data, metric=args.metric, cycles=args.cycles, epochs_per_cycle=args.epochs_per_cycle,
                         mutations_per_cycle=args.mutations, train_epochs=args.train_epochs, memory_budget=args.memory_budget,
                         lr=args.lr, batch_size=args.batch_size, seed=args.seed, out_dir=args.out, random_variant=args.random_variant,
-                        per_cell=not args.no_per_cell)
-    m, out = res.pop('model'), Path(args.out)
-    (out / 'result.json').write_text(json.dumps(res, indent=1))
+                        per_cell=not args.no_per_cell, progress=not args.quiet)
+    m, out = res.model, Path(args.out)                 # result.json is written by the one-shot loop
     fig, axs = plt.subplots(len(m.cells), 1, figsize=(10, 3 * len(m.cells)), squeeze=False)
     for i, c in enumerate(m.cells): draw_cell(c, axs[i, 0], show_ops=True, title=f"cell {i}: {len(c.order)} nodes, {len(c.edges)} edges")
     plt.tight_layout(); plt.savefig(out / 'cells.png', dpi=110); plt.close('all')
@@ -208,12 +204,12 @@ def cmd_spider(args):
     return res
 
 def _add_spider(sub):
-    from nasbook.spider import METRICS
+    from nasbook.spider import MUTATION_METRICS
     p = sub.add_parser('spider', help='SpiderNet: grow a minimal model by triangular mutations (Geada 2022, Algorithm 6)')
     p.add_argument('--dataset', default='digits', choices=[d for d in DATASETS if d != 'imagefolder'], help='dataset (default: digits, bundled)')
     p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
     p.add_argument('--fraction', type=_positive(float), default=None, help='use this fraction of each class of the training images')
-    p.add_argument('--metric', default='min-variance', choices=METRICS, help='how edges are chosen for mutation (§5.3.4, Algorithm 5)')
+    p.add_argument('--metric', default='min-variance', choices=MUTATION_METRICS, help='how edges are chosen for mutation (§5.3.4, Algorithm 5)')
     p.add_argument('--cycles', type=_positive(int), default=3, help='mutation cycles')
     p.add_argument('--epochs-per-cycle', type=_positive(int), default=4, help='training epochs per cycle (and the deadhead window)')
     p.add_argument('--mutations', type=_nonneg_int, default=3, help='mutation opportunities per cycle')
@@ -225,32 +221,27 @@ def _add_spider(sub):
     p.add_argument('--random-variant', type=int, choices=[1, 2, 3, 4], default=None, help='Table 5.1 random ablation instead of guided growth')
     p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)
     p.add_argument('--seed', type=_nonneg_int, default=0)
-    p.add_argument('--out', required=True, help='output folder: checkpoints, result.json, cells.png (rerun to resume)')
+    p.add_argument('--out', required=True, help='output folder: checkpoint, result.json, cells.png (rerun to resume)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=cmd_spider)
 
 def load_checkpoint(path) -> tuple:
-    "(model with trained weights, dataset name or None) from a SpiderNet/BonsaiNet output or checkpoint folder."
+    "(model with trained weights, dataset name or None) from the --out folder of `nasbook spider`/`bonsai`, or one of its checkpoint files."
     import torch
-    from nasbook.cells import BonsaiNet
+    from nasbook.cells import CellSupernet
+    from nasbook.core import torch_load
     p = Path(path)
-    if not p.is_dir(): raise ConfigError(f"CHECKPOINT {str(p)!r} is not a folder; pass the --out folder of nasbook spider or nasbook bonsai")
-    def newest(parent, prefix):
-        ks = [(int(d.name[len(prefix):]), d) for d in parent.glob(prefix + '*') if d.name[len(prefix):].isdigit() and (d / 'state.json').exists()]
-        return max(ks)[1] if ks else None
-    cand = p
-    if not (p / 'trainer.pt').exists():
-        finals = sorted(p.glob('final_c*_e*'), key=lambda d: d.stat().st_mtime)
-        cand = (newest(finals[-1], 'epoch_') if finals else None) or newest(p, 'cycle_')
-        if cand is None: raise ConfigError(f"CHECKPOINT {str(p)!r} holds no checkpoint (no trainer.pt, final_*/epoch_*/ or cycle_*/)")
-    if (cand / 'genotype.json').exists(): g = json.loads((cand / 'genotype.json').read_text())
-    elif (cand / 'state.json').exists() and 'genotype' in json.loads((cand / 'state.json').read_text()): g = json.loads((cand / 'state.json').read_text())['genotype']
-    else: raise ConfigError(f"CHECKPOINT {str(cand)!r} has no genotype (genotype.json or state.json)")
-    st = json.loads((cand / 'state.json').read_text())
-    dataset = st.get('config', {}).get('dataset') or st.get('fingerprint', {}).get('data')
-    model = BonsaiNet.from_genotype(g)
-    sd = torch.load(cand / 'trainer.pt', map_location='cpu', weights_only=False)['model']
-    model.load_state_dict(sd)
-    return model, dataset
+    if not p.exists(): raise ConfigError(f"CHECKPOINT {str(p)!r} is not a folder; pass the --out folder of nasbook spider or nasbook bonsai")
+    f = p / 'checkpoint.pt' if p.is_dir() else p
+    if not f.exists(): raise ConfigError(f"CHECKPOINT {str(p)!r} holds no checkpoint (no checkpoint.pt); pass the --out folder of nasbook spider or bonsai")
+    ck = torch_load(f, 'one-shot checkpoint')
+    sup = ck['state'].get('supernet') if isinstance(ck, dict) and isinstance(ck.get('state'), dict) else None
+    if not sup or not ck.get('trainer'):
+        raise ConfigError(f"CHECKPOINT {str(f)!r} has no supernet and weights; it is not a SpiderNet or BonsaiNet checkpoint")
+    st = ck.get('settings', {})
+    model = CellSupernet.from_dict(sup)
+    model.load_state_dict(ck['trainer']['model'])
+    return model, st.get('dataset') or st.get('data')
 
 def cmd_shap_edges(args):
     from nasbook.shapley import edge_importance, plot_importance
@@ -285,7 +276,7 @@ def cmd_shap_edges(args):
     return dict(zip(names, map(float, vals)))
 
 def _add_shap_edges(sub):
-    p = sub.add_parser('shap-edges', help='SHAP importance of every edge of a trained SpiderNet/BonsaiNet model (§5.3.4)')
+    p = sub.add_parser('shap-edges', help='SHAP importance of every edge of a trained SpiderNet/CellSupernet model (§5.3.4)')
     p.add_argument('checkpoint', help='the --out folder of nasbook spider or bonsai, or a checkpoint folder inside it')
     p.add_argument('--dataset', default=None, help='dataset of the fixed batch (default: the one the model was trained on)')
     p.add_argument('--method', default='kernel', choices=['exact', 'kernel', 'permutation'], help='exact enumeration (<= 16 edges) or shap explainer')

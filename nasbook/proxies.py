@@ -17,7 +17,7 @@ from .core import ConfigError, check_in, check_range
 from .data import batch_bounds
 
 # %% auto #0
-__all__ = ['MODES', 'PARAMS', 'STATUSES', 'ntk_jacobian', 'ntk_gram', 'ProxyWarning', 'NTKCondition', 'kernel_condition',
+__all__ = ['MODES', 'PARAMS', 'PROXY_STATUSES', 'ntk_jacobian', 'ntk_gram', 'ProxyWarning', 'NTKCondition', 'kernel_condition',
            'ntk_condition', 'activation_patterns', 'linear_regions', 'slim_copy', 'NTKLRCScore', 'ntk_lrc_score',
            'joint_rank', 'accept_mutation']
 
@@ -106,7 +106,7 @@ def ntk_gram(model:nn.Module, # any classifier, at its current (initial) weights
 class ProxyWarning(UserWarning):
     "A proxy that could not be measured (κ is inf or nan); the message says why."
 
-STATUSES = ('ok', 'singular', 'non-finite')
+PROXY_STATUSES = ('ok', 'singular', 'non-finite')
 
 @dataclasses.dataclass
 class NTKCondition:

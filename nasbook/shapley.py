@@ -19,8 +19,8 @@ import shap
 from .core import ConfigError, check_in, check_range
 
 # %% auto #0
-__all__ = ['MAX_EXACT', 'SHAP_METHODS', 'METRICS', 'METHODS', 'Game', 'as_game', 'coalitions', 'exact_shapley', 'shap_values',
-           'masked_value', 'masked_edges', 'edge_importance', 'plot_importance', 'graph_layers',
+__all__ = ['MAX_EXACT', 'SHAP_METHODS', 'SHAP_METRICS', 'METHODS', 'Game', 'as_game', 'coalitions', 'exact_shapley',
+           'shap_values', 'masked_value', 'masked_edges', 'edge_importance', 'plot_importance', 'graph_layers',
            'draw_importance_on_graph', 'prune_least_important']
 
 # %% ../nbs/32_shapley.ipynb #c348d9ce
@@ -138,7 +138,7 @@ def shap_values(value_fn, # bool mask of length n -> float, or a `Game`
     return np.asarray(phi, dtype=float).reshape(n)
 
 # %% ../nbs/32_shapley.ipynb #d4a58bbd
-METRICS = ('accuracy', 'loglik')
+SHAP_METRICS = ('accuracy', 'loglik')
 METHODS = ('exact',) + SHAP_METHODS
 
 def _model_device(model, x):
@@ -152,7 +152,7 @@ def masked_value(model:torch.nn.Module, # the network whose edges are switched
                  metric:str='accuracy', # 'accuracy' or 'loglik' (mean log-likelihood of y)
                 ) -> Callable:
     "A value function mask -> metric of `model` on the fixed batch (x, y) with the edges `set_mask` switches."
-    check_in('metric', metric, METRICS)
+    check_in('metric', metric, SHAP_METRICS)
     if not callable(set_mask): raise ConfigError(f"set_mask must be callable (a bool mask -> None), got {type(set_mask).__name__}")
     if len(x) != len(y): raise ConfigError(f"x and y differ in length: {len(x)} != {len(y)}")
     if len(x) == 0: raise ConfigError("x is an empty batch; the value of a coalition needs at least one example")
@@ -206,7 +206,7 @@ def edge_importance(model:torch.nn.Module, # the network
                     seed:int=0, # seed of shap's sampling
                    ) -> np.ndarray:
     "Shapley value of each edge for `metric` on (x, y), in the order of `edges`; every `.enabled` is restored."
-    check_in('method', method, METHODS); check_in('metric', metric, METRICS)
+    check_in('method', method, METHODS); check_in('metric', metric, SHAP_METRICS)
     with masked_edges(edges) as edges:
         def set_mask(mask):
             for (_, e), on in zip(edges, mask): e.enabled = bool(on)

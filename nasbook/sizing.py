@@ -395,7 +395,7 @@ def compression_targets(fits:Callable, # fits(section, targets_so_far, c) -> boo
                         n_sections:int, # sections to find targets for, in order
                         depth:int=6, # search depth
                        ) -> list:
-    "Algorithm 3's outer loop: a target per section, each searched with the earlier targets fixed."
+    "Algorithm 3's outer loop: a target per section in order; `fits` gets the earlier targets (Eq. 4.29 uses them, Algorithm 3's line one c for all)."
     check_range('n_sections', n_sections, 1, kind=int)
     targets = []
     for n in range(n_sections): targets.append(compression_target(partial(fits, n, list(targets)), depth))

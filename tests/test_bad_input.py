@@ -1,6 +1,6 @@
 """The bad-input catalogue: each wrong input gets a clear error naming what was wrong (or a documented
 recovery), and no journal record already written is lost."""
-import hashlib, json, math, os, subprocess
+import hashlib, json, math, os, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest, torch
@@ -140,6 +140,15 @@ def test_unwritable_output_folder(tmp_path, nasbook_cmd):
     with pytest.raises(JournalError, match='cannot create the journal folder'): Journal(blocker/'sub'/'j.jsonl')
     out = subprocess.run([nasbook_cmd, 'random', '--budget', '1', '--out', str(blocker/'run')], capture_output=True, text=True)
     assert out.returncode == 2 and 'cannot create the folder' in out.stderr and 'Traceback' not in out.stderr
-    if os.geteuid() != 0:   # permissions mean nothing to root
-        ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o500)
+    ro = tmp_path/'ro'; ro.mkdir(); ro.chmod(0o500)
+    if os.geteuid() != 0:
         with pytest.raises(JournalError, match='not writable'): Journal(ro/'j.jsonl')
+    else:   # root ignores permissions (CAP_DAC_OVERRIDE): check in a child that has given that capability up, so CI runs it too
+        setpriv = shutil.which('setpriv')
+        assert setpriv, 'setpriv (util-linux) is needed to test a read-only folder as root'
+        code = (f"from nasbook.core import Journal, JournalError\ntry: Journal({str(ro/'j.jsonl')!r}); print('ACCEPTED')\n"
+                "except JournalError as e: print('REFUSED', e)")
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        r = subprocess.run([setpriv, '--bounding-set=-dac_override,-dac_read_search', sys.executable, '-c', code],
+                           capture_output=True, text=True, env=env)
+        assert 'REFUSED' in r.stdout and 'not writable' in r.stdout, (r.stdout, r.stderr[-2000:])

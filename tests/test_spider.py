@@ -6,18 +6,18 @@ import pytest
 import torch
 
 from nasbook.core import ConfigError
-from nasbook.cells import _ends
+from nasbook.cells import edge_ends
 from nasbook.data import get_dataset
-from nasbook.spider import (METRICS, SpiderConfig, edge_scores, get_edge, random_mutations, spider_model,
+from nasbook.spider import (MUTATION_METRICS, SpiderConfig, edge_scores, get_edge, random_mutations, spider_model,
                             spider_search, triangular_mutation)
 
 OPS3 = ['skip_connect', 'max_pool_3x3', 'sep_conv_3x3']
 
 def _acyclic(cell):
     "Topologically sortable, and every edge points forward in the cell's node order."
-    preds = {v: {_ends(k)[0] for k in cell.edges if _ends(k)[1] == v} for v in cell.order}
+    preds = {v: {edge_ends(k)[0] for k in cell.edges if edge_ends(k)[1] == v} for v in cell.order}
     list(graphlib.TopologicalSorter(preds).static_order())         # raises graphlib.CycleError on a cycle
-    return all(cell._pos(_ends(k)[0]) < cell._pos(_ends(k)[1]) for k in cell.edges)
+    return all(cell._pos(edge_ends(k)[0]) < cell._pos(edge_ends(k)[1]) for k in cell.edges)
 
 @pytest.mark.parametrize('edge', ['c0/in0->0', 'c0/0->1', 'c1/in1->0', 'c2/0->1', 'c2/in2->0'])
 def test_triangular_mutation_adds_one_node_two_edges(edge):
@@ -28,7 +28,7 @@ def test_triangular_mutation_adds_one_node_two_edges(edge):
     mut = triangular_mutation(m, edge)
     assert len(cell.order) == len(nodes) + 1 and set(nodes) < set(cell.order)
     assert set(cell.edges) == edges | {n.split('/', 1)[1] for n in mut.edges} and len(cell.edges) == len(edges) + 2
-    u, v = _ends(edge.split('/', 1)[1]); w = (set(cell.order) - set(nodes)).pop()
+    u, v = edge_ends(edge.split('/', 1)[1]); w = (set(cell.order) - set(nodes)).pop()
     assert mut.edges == [f"c{i}/{u}->{w}", f"c{i}/{w}->{v}"]
     assert edge.split('/', 1)[1] in cell.edges                       # the original edge stays
     assert _acyclic(cell)
@@ -50,7 +50,7 @@ def test_bad_metric_is_a_config_error_naming_metric(bad):
         spider_search(spider_model(scale=2, ops=OPS3), get_dataset('digits', fraction=0.1), metric=bad)
     with pytest.raises(ConfigError, match="metric"):
         edge_scores(spider_model(scale=2, ops=OPS3), None, bad)
-    assert isinstance(ConfigError('x'), ValueError) and 'min-variance' in METRICS
+    assert isinstance(ConfigError('x'), ValueError) and 'min-variance' in MUTATION_METRICS
 
 def test_resume_two_then_three_cycles_matches_uninterrupted(tmp_path):
     data = get_dataset('digits', fraction=0.15)
