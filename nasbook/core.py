@@ -13,7 +13,8 @@ import torch
 
 # %% auto #0
 __all__ = ['STATUSES', 'NasbookError', 'ConfigError', 'DataError', 'JournalError', 'check_in', 'check_range', 'set_seed',
-           'derive_seed', 'get_device', 'Config', 'validate_record', 'Journal']
+           'derive_seed', 'get_device', 'atomic_write', 'atomic_torch_save', 'read_json', 'torch_load', 'Config',
+           'validate_record', 'Journal']
 
 # %% ../nbs/00_core.ipynb #1d000bb7
 class NasbookError(Exception):
@@ -89,6 +90,63 @@ def get_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1', 'mps' or None fo
         raise ConfigError(f"device={device!r} asked for, but CUDA is not available on this machine; use device='cpu'")
     return dev
 
+# %% ../nbs/00_core.ipynb #cbcf6820
+def _fsync_dir(folder:Path):
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return  # a folder that cannot be opened (Windows): the rename is still atomic
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
+def atomic_write(path, # the file to (re)write; its folder must exist
+                 data:str|bytes, # the whole new content (str is written as UTF-8)
+                ) -> Path:
+    "Replace `path` by `data` so that a crash at any moment leaves either the old or the new file; raises `NasbookError` naming the file."
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data.encode('utf-8') if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise NasbookError(f"cannot write {path}: {e.strerror or e}") from None
+    _fsync_dir(path.parent)
+    return path
+
+def atomic_torch_save(obj, # anything `torch.save` accepts
+                      path, # the file to (re)write
+                     ) -> Path:
+    "`torch.save(obj, path)` with `atomic_write`'s guarantee: the old or the new checkpoint, never a mix."
+    import io
+    buf = io.BytesIO(); torch.save(obj, buf)
+    return atomic_write(path, buf.getvalue())
+
+# %% ../nbs/00_core.ipynb #677d5140
+def read_json(path, # a JSON file nasbook (or a person) wrote
+              what:str='file', # what the file is, for the error message ('checkpoint state', 'template', ...)
+             ):
+    "Parse the JSON in `path`; a missing, unreadable or malformed file is a `NasbookError` naming it."
+    path = Path(path)
+    try: return json.loads(path.read_text(encoding='utf-8'))
+    except FileNotFoundError: raise NasbookError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e: raise NasbookError(f"cannot read {what} {path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise NasbookError(f"{what} {path} is not valid JSON (line {e.lineno}, column {e.colno}): it is truncated, "
+                           "corrupt or not a nasbook file; restore it or start in a new output folder") from None
+
+def torch_load(path, # a file written by `torch.save` / `atomic_torch_save`
+               what:str='checkpoint', # what the file is, for the error message
+               map_location='cpu', # where tensors are loaded (a device or 'cpu')
+              ):
+    "`torch.load(path)`; a missing, truncated or corrupt file is a `NasbookError` naming it."
+    path = Path(path)
+    if not path.exists(): raise NasbookError(f"{what} {path} does not exist")
+    try: return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # zipfile/pickle/EOF/RuntimeError: torch reports a bad file in many ways
+        raise NasbookError(f"{what} {path} cannot be read ({type(e).__name__}: {str(e)[:120]}); it is truncated "
+                           "or corrupt: restore it or start in a new output folder") from None
+
 # %% ../nbs/00_core.ipynb #e2950d7f
 class Config:
     "Mixin for dataclasses that round-trip through JSON dicts."
@@ -103,9 +161,9 @@ class Config:
         return cls(**d)
     @classmethod
     def from_json(cls, s:str): return cls.from_dict(json.loads(s))
-    def save(self, path): Path(path).write_text(self.to_json(indent=1)); return path
+    def save(self, path): atomic_write(path, self.to_json(indent=1)); return path
     @classmethod
-    def load(cls, path): return cls.from_json(Path(path).read_text())
+    def load(cls, path): return cls.from_dict(read_json(path, f'{cls.__name__} file'))
 
 # %% ../nbs/00_core.ipynb #2da0c046
 STATUSES = ('ok', 'failed', 'diverged')
@@ -168,6 +226,12 @@ class Journal:
             validate_record(r, where)
             if r['trial'] in seen: raise JournalError(f"{where}: trial {r['trial']} appears twice")
             seen.add(r['trial']); recs.append(r)
+        if raw and not raw.endswith(b'\n') and self.torn is None:
+            # the last record is whole but lost its newline (a crash between the two, or a copy that dropped
+            # it): make the line whole now, or the next append would be written onto the same line
+            try:
+                with open(self.path, 'ab') as f: f.write(b'\n'); f.flush(); os.fsync(f.fileno())
+            except OSError as e: raise JournalError(f"cannot repair journal {self.path}: {e.strerror}") from None
         return recs, meta
 
     def _write(self, obj):
