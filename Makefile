@@ -10,9 +10,9 @@ STAMP := $(VENV)/.nasbook-installed
 TORCH := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test test-nbs test-walkthroughs test-py check-sync docs bench clean help
+.PHONY: install demo test test-nbs test-walkthroughs test-py check-sync docs bench stress clean help
 help:
-	@echo "make demo | make test | make docs | make bench | make clean"
+	@echo "make demo | make test | make docs | make bench | make stress | make clean"
 
 install: $(STAMP)
 $(STAMP): settings.ini setup.py
@@ -49,3 +49,6 @@ bench: install
 
 clean:
 	rm -rf _docs _proc runs .pytest_cache
+
+stress: install
+	OMP_NUM_THREADS=1 MPLBACKEND=Agg KINETO_LOG_LEVEL=5 $(BIN)/python tools/kill_campaign.py --kills 20 --report BENCHMARKS.md

@@ -19,5 +19,6 @@ def write_section(name: str, title: str, command: str, body: str, path: Path | N
            f"{body.strip()}\n<!-- /bench:{name} -->")
     pat = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
     text = pat.sub(lambda m: sec, text) if pat.search(text) else text.rstrip() + '\n\n' + sec + '\n'
-    path.write_text(text)
+    from nasbook.core import atomic_write
+    atomic_write(path, text)   # a benchmark killed while writing never truncates BENCHMARKS.md
     return path

@@ -15,7 +15,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from .core import ConfigError, check_range, set_seed
 from .train import Trainer, small_cnn
-from .data import get_dataset
+from .data import get_dataset, batch_bounds
 
 # %% auto #0
 __all__ = ['local_affine', 'activation_patterns', 'affine_by_masks', 'fold_bn', 'patch_matrix', 'conv_patches', 'conv_spectra',
@@ -79,7 +79,10 @@ def _set_module(root, name, new):
 
 def fold_bn(model:nn.Module) -> fx.GraphModule:
     "An eval-mode copy of `model` with each BatchNorm folded into the conv/linear layer that feeds it."
-    gm = fx.symbolic_trace(copy.deepcopy(model).eval())
+    try: gm = fx.symbolic_trace(copy.deepcopy(model).eval())
+    except Exception as e:  # torch.fx.proxy.TraceError, control flow on tensor values, ...
+        raise ConfigError(f"fold_bn cannot trace {type(model).__name__} with torch.fx ({type(e).__name__}: {str(e)[:160]}); "
+                          "it needs a model without Python control flow that depends on tensor values") from None
     mods = dict(gm.named_modules())
     calls = {}
     for n in gm.graph.nodes:
@@ -89,7 +92,7 @@ def fold_bn(model:nn.Module) -> fx.GraphModule:
         if n.op != 'call_module' or not isinstance(mods[n.target], _BN): continue
         p, bn = n.args[0], mods[n.target]
         ok = isinstance(p, fx.Node) and p.op == 'call_module' and len(p.users) == 1 and calls[p.target] == 1 and calls[n.target] == 1
-        layer = mods[p.target] if ok else None
+        layer = mods[p.target] if ok and bn.running_mean is not None else None  # no running statistics: nothing to fold
         if isinstance(layer, _CONV): _set_module(gm, p.target, fuse_conv_bn_eval(layer, bn))
         elif isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d): _set_module(gm, p.target, fuse_linear_bn_eval(layer, bn))
         else: left += 1; continue
@@ -137,8 +140,8 @@ def region_ids(model:nn.Module, x:torch.Tensor, batch:int=4096) -> np.ndarray:
     "An integer per input, equal for two inputs exactly when their activation patterns are."
     check_range('batch', batch, 1, kind=int)
     keys, out = {}, np.empty(len(x), np.int64)
-    for i in range(0, len(x), batch):
-        p = np.ascontiguousarray(activation_patterns(model, x[i:i+batch]).numpy())
+    for i, stop in batch_bounds(len(x), batch):  # a trailing batch of one joins the previous (train-mode BN)
+        p = np.ascontiguousarray(activation_patterns(model, x[i:stop]).numpy())
         for j, row in enumerate(p): out[i + j] = keys.setdefault(row.tobytes(), len(keys))
     return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, os, sys
 from pathlib import Path
 
-from .core import ConfigError, NasbookError, Journal, set_seed
+from .core import ConfigError, NasbookError, Journal, set_seed, atomic_write
 from .data import DATASETS, DEBIAN_FASHION, _find_fashion_source, data_root, get_dataset
 from .search import SearchSpace, Int, RandomSearch, run_search
 from .execute import TrainEvaluator, build_small_cnn, get_executor
@@ -80,7 +80,7 @@ def run_named_search(strategy_fn, # fn(space, seed) -> strategy
     save_figure(ax.figure, out/'search.png')
     summary = {'best_config': res.best_config, 'best_value': res.best_value, 'best_trial': res.best_trial,
                'trials': len(res.records), 'evaluated_now': res.evaluated, 'journal': str(res.journal)}
-    (out/'summary.json').write_text(json.dumps(summary, indent=1))
+    atomic_write(out/'summary.json', json.dumps(summary, indent=1))
     print(f"best {args.space} architecture: {res.best_config} -> validation accuracy {res.best_value:.4f} "
           f"(trial {res.best_trial}; {len(res.records)} trials, {res.evaluated} run now)" if res.best_value is not None
           else f"no evaluation succeeded; see {out/'journal.jsonl'}")
@@ -253,8 +253,8 @@ def cmd_shap_edges(args):
     for i in order: print(f"{vals[i]:+.4f}  {names[i]}  ({len(edges[i][1].live_ops())} live ops)")
     out = Path(args.out) if args.out else Path(args.checkpoint)
     out.mkdir(parents=True, exist_ok=True)
-    (out / 'shap_edges.json').write_text(json.dumps({'edges': names, 'shap': [float(v) for v in vals], 'method': method,
-                                                    'metric': args.metric, 'batch': args.batch, 'dataset': name}, indent=1))
+    atomic_write(out / 'shap_edges.json', json.dumps({'edges': names, 'shap': [float(v) for v in vals], 'method': method,
+                                                      'metric': args.metric, 'batch': args.batch, 'dataset': name}, indent=1))
     n = len(model.cells)
     fig, axs = plt.subplots(n + 1, 1, figsize=(10, 3 + 3 * n + 0.18 * len(names)), gridspec_kw={'height_ratios': [0.05 * len(names) + 1] + [1] * n})
     plot_importance(names, vals, ax=axs[0]); axs[0].set_title(f"SHAP edge importance ({method}, {args.metric}, {args.batch} images)")

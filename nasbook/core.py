@@ -13,8 +13,8 @@ import torch
 
 # %% auto #0
 __all__ = ['STATUSES', 'NasbookError', 'ConfigError', 'DataError', 'JournalError', 'check_in', 'check_range', 'set_seed',
-           'derive_seed', 'get_device', 'atomic_write', 'atomic_torch_save', 'read_json', 'torch_load', 'Config',
-           'validate_record', 'Journal']
+           'derive_seed', 'get_device', 'crash_point', 'atomic_write', 'atomic_torch_save', 'read_json', 'torch_load',
+           'Config', 'validate_record', 'Journal']
 
 # %% ../nbs/00_core.ipynb #1d000bb7
 class NasbookError(Exception):
@@ -98,15 +98,38 @@ def _fsync_dir(folder:Path):
     except OSError: pass
     finally: os.close(fd)
 
+_WRITES = {}
+
+def crash_point(kind:str, # 'journal' or 'atomic': which kind of write is about to happen
+                f, # the open binary file the write goes to
+                data:bytes, # the bytes about to be written
+               ) -> bool:
+    "Fault injection for the kill campaign: with $NASBOOK_CRASH_AT='<kind>:<n>:<how>' the n-th such write of this process dies by SIGKILL half-way through ('half') or just before its rename ('rename'). Returns False when nothing is injected."
+    log = os.environ.get('NASBOOK_WRITE_LOG')  # the campaign's reference run counts the writes it could crash in
+    if log:
+        with open(log, 'a') as g: g.write(kind + '\n')
+    spec = os.environ.get('NASBOOK_CRASH_AT')
+    if not spec: return False
+    k, n, how = (spec.split(':') + ['half'])[:3]
+    if k != kind: return False
+    _WRITES[kind] = _WRITES.get(kind, 0) + 1
+    if _WRITES[kind] != int(n): return False
+    if how == 'half': f.write(data[:len(data) // 2]); f.flush(); os.fsync(f.fileno()); os.kill(os.getpid(), 9)
+    return how == 'rename'
+
 def atomic_write(path, # the file to (re)write; its folder must exist
                  data:str|bytes, # the whole new content (str is written as UTF-8)
                 ) -> Path:
     "Replace `path` by `data` so that a crash at any moment leaves either the old or the new file; raises `NasbookError` naming the file."
-    path = Path(path)
+    path = Path(path); data = data.encode('utf-8') if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    for old in path.parent.glob(f".{path.name}.*.part"):  # left by a process killed while writing: never read, so remove
+        if old != tmp: old.unlink(missing_ok=True)
     try:
         with open(tmp, 'wb') as f:
-            f.write(data.encode('utf-8') if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
+            die = crash_point('atomic', f, data)
+            f.write(data); f.flush(); os.fsync(f.fileno())
+        if die: os.kill(os.getpid(), 9)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -235,9 +258,10 @@ class Journal:
         return recs, meta
 
     def _write(self, obj):
-        line = json.dumps(obj, allow_nan=False) + '\n'
+        line = (json.dumps(obj, allow_nan=False) + '\n').encode('utf-8')
         try:
-            with open(self.path, 'a', encoding='utf-8') as f:
+            with open(self.path, 'ab') as f:
+                crash_point('journal', f, line)
                 f.write(line); f.flush(); os.fsync(f.fileno())
         except OSError as e: raise JournalError(f"cannot write journal {self.path}: {e.strerror}") from None
 

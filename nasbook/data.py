@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #febacd18
 from __future__ import annotations
-import dataclasses, gzip, os, shutil
+import dataclasses, gzip, os, shutil, zlib
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +14,30 @@ from torch.utils.data import Dataset, TensorDataset, Subset
 from .core import ConfigError, DataError, check_in, check_range
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'TensorLoader', 'DataBundle', 'stratified_split', 'data_root',
-           'get_dataset']
+__all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'batch_bounds', 'MergeTailBatchSampler', 'TensorLoader', 'DataBundle',
+           'stratified_split', 'data_root', 'check_idx', 'folder_classes', 'ClassFolder', 'get_dataset']
 
 # %% ../nbs/01_data.ipynb #4b0bfae6
+def batch_bounds(n:int, # number of samples
+                 batch_size:int, # samples per batch
+                 drop_last:bool=False, # drop a short last batch instead
+                ) -> list:
+    "The `(start, stop)` of each batch over `n` samples; a trailing batch of one is merged into the one before it."
+    check_range('batch_size', batch_size, 1, kind=int)
+    b = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    if drop_last and b and b[-1][1] - b[-1][0] < batch_size: b.pop()
+    if len(b) >= 2 and b[-1][1] - b[-1][0] == 1: b[-2:] = [(b[-2][0], n)]
+    return b
+
+class MergeTailBatchSampler(torch.utils.data.Sampler):
+    "torch's `BatchSampler` with `batch_bounds`' rule: a trailing batch of one joins the one before it."
+    def __init__(self, sampler, # yields sample indices (e.g. a seeded RandomSampler)
+                 batch_size:int): self.sampler, self.bs = sampler, check_range('batch_size', batch_size, 1, kind=int)
+    def __len__(self): return len(batch_bounds(len(self.sampler), self.bs))
+    def __iter__(self):
+        idx = list(self.sampler)
+        for a, b in batch_bounds(len(idx), self.bs): yield idx[a:b]
+
 class TensorLoader:
     "Batches of `(x, y)` sliced from in-memory tensors; seeded shuffling, one new permutation per epoch."
     def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and integer labels, same first dimension
@@ -26,14 +46,12 @@ class TensorLoader:
         check_range('batch_size', batch_size, 1, kind=int)
         self.x, self.y, self.bs, self.shuffle, self.drop_last = x, y, batch_size, shuffle, drop_last
         self.generator = torch.Generator().manual_seed(seed)
-    def __len__(self):
-        n = len(self.x)
-        return n // self.bs if self.drop_last else -(-n // self.bs)
+    def __len__(self): return len(batch_bounds(len(self.x), self.bs, self.drop_last))
     def __iter__(self):
         n = len(self.x)
         idx = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for i in range(len(self)):
-            sl = slice(i*self.bs, min((i+1)*self.bs, n))
+        for a, b in batch_bounds(n, self.bs, self.drop_last):
+            sl = slice(a, b)
             if idx is None: yield self.x[sl], self.y[sl]
             else: j = idx[sl]; yield self.x[j], self.y[j]
     @property
@@ -75,8 +93,11 @@ class DataBundle:
             if t is not None: out.append(TensorLoader(*t, batch_size if train else ebs, shuffle=train, seed=seed))
             else:
                 g = torch.Generator().manual_seed(seed)
-                out.append(torch.utils.data.DataLoader(ds, batch_size if train else ebs, shuffle=train,
-                                                       generator=g, num_workers=num_workers))
+                smp = torch.utils.data.RandomSampler(ds, generator=g) if train else torch.utils.data.SequentialSampler(ds)
+                dl = torch.utils.data.DataLoader(ds, batch_sampler=MergeTailBatchSampler(smp, batch_size if train else ebs),
+                                                 num_workers=num_workers)
+                dl.generator = g  # the trainer saves and restores the shuffling state with its checkpoints
+                out.append(dl)
         return tuple(out)
 
     def proxy(self, classes:int|list|None=None, # keep these class indices (an int n: the first n classes)
@@ -166,21 +187,91 @@ def _place_fashion(root:Path) -> Path:
         for f in FASHION_FILES:
             if (raw/f).exists(): continue
             tmp = raw/(f + '.part')
-            if (src/f).exists(): shutil.copyfile(src/f, tmp)
-            else:
-                with gzip.open(src/(f + '.gz'), 'rb') as i, open(tmp, 'wb') as o: shutil.copyfileobj(i, o)
+            s = src/f if (src/f).exists() else src/(f + '.gz')
+            try:
+                if s.suffix != '.gz': shutil.copyfile(s, tmp)
+                else:
+                    with gzip.open(s, 'rb') as i, open(tmp, 'wb') as o: shutil.copyfileobj(i, o)
+                check_idx(tmp, shown_as=s)
+            except (EOFError, OSError, zlib.error) as e:
+                tmp.unlink(missing_ok=True)
+                raise DataError(f"{s} is truncated or corrupt ({type(e).__name__}: {e}). {_FASHION_FIX}") from None
+            except DataError: tmp.unlink(missing_ok=True); raise
             tmp.replace(raw/f)  # atomic: a killed unpack never leaves a half file behind
+    for f in FASHION_FILES: check_idx(raw/f)
     return root
+
+_FASHION_FIX = ("Get a good copy: `apt-get install --reinstall dataset-fashion-mnist` (Debian), or the four files from "
+                "the Fashion-MNIST release, into $NASBOOK_FASHION_MNIST or <data root>/FashionMNIST/raw.")
+_IDX_ITEM = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+def check_idx(path, # an uncompressed IDX file (the MNIST family's format)
+              shown_as=None, # the name to put in errors (the .gz it came from), default `path`
+              fix:str|None=None, # how to get a good copy (default: Fashion-MNIST's)
+             ) -> tuple:
+    "The dimensions stored in an IDX file, after checking its header and length; `DataError` naming the file otherwise."
+    path = Path(path); name = shown_as or path; fix = fix or _FASHION_FIX
+    with open(path, 'rb') as f: head = f.read(4); n = head[3] if len(head) == 4 else 0; dims = f.read(4 * n)
+    if len(head) < 4 or head[:2] != b'\0\0' or head[2] not in _IDX_ITEM or n == 0 or len(dims) < 4 * n:
+        raise DataError(f"{name} is not an IDX file (bad header): it is corrupt or not what its name says. {fix}")
+    shape = tuple(int.from_bytes(dims[4*k:4*k+4], 'big') for k in range(n))
+    want = 4 + 4 * n + int(np.prod(shape)) * _IDX_ITEM[head[2]]
+    have = path.stat().st_size
+    if have != want:
+        raise DataError(f"{name} is truncated or corrupt: {have:,} bytes, its header {shape} says {want:,}. {fix}")
+    return shape
 
 def _torchvision_arrays(cls, root, download, name, how):
     try: tr, te = cls(str(root), train=True, download=download), cls(str(root), train=False, download=download)
     except RuntimeError as e:
-        raise DataError(f"{name} is not in {root} ({e}). {how}") from None
+        if 'not found' in str(e).lower() or 'download' in str(e).lower():
+            raise DataError(f"{name} is not in {root} ({e}). {how}") from None
+        raise DataError(f"{name} in {root} cannot be read ({e}): its files are truncated or corrupt. {how}") from None
+    except (EOFError, OSError, ValueError, zlib.error, __import__('pickle').UnpicklingError) as e:
+        raise DataError(f"{name} in {root} cannot be read ({type(e).__name__}: {e}): its files are truncated or corrupt. {how}") from None
     def arr(ds):
         x = ds.data.numpy() if torch.is_tensor(ds.data) else np.asarray(ds.data)
         x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
         return x.astype(np.float32) / 255., np.asarray(ds.targets)
     return (*arr(tr), *arr(te), list(tr.classes))
+
+# %% ../nbs/01_data.ipynb #0ae55170
+def _hidden(rel:str) -> bool: return any(part.startswith('.') for part in Path(rel).parts)
+
+def folder_classes(folder, # a split folder: one sub-folder per class
+                  ) -> list:
+    "The class names of an ImageNet-style split folder: its visible sub-folders, sorted (hidden ones such as `.ipynb_checkpoints` are never classes)."
+    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith('.'))
+
+def _pil_loader(path):
+    from PIL import Image
+    try:
+        with open(path, 'rb') as f: return Image.open(f).convert('RGB')
+    except Exception as e:  # PIL.UnidentifiedImageError, OSError('image file is truncated'), ...
+        raise DataError(f"image {path} cannot be read ({type(e).__name__}: {e}); it is truncated, corrupt or not an image") from None
+
+class ClassFolder(Dataset):
+    "One split of an ImageNet-style folder, labelled by class *name* against `classes` (the training split's list)."
+    def __init__(self, folder, # the split's folder: <folder>/<class name>/<images>
+                 classes:list, # class names in index order, from the training split (`folder_classes`)
+                 transform=None, # applied to each PIL image
+                ):
+        from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
+        self.folder, self.classes, self.transform = Path(folder), list(classes), transform
+        self.class_to_idx = {c: k for k, c in enumerate(self.classes)}
+        names = folder_classes(self.folder)
+        extra = [c for c in names if c not in self.class_to_idx]
+        if extra: raise DataError(f"{self.folder} has class folders the training split lacks: {extra}; "
+                                  f"the training split's classes are {self.classes}")
+        ok = lambda f: f.lower().endswith(IMG_EXTENSIONS) and not _hidden(os.path.relpath(f, self.folder))
+        try: self.samples = make_dataset(str(self.folder), {c: self.class_to_idx[c] for c in names}, is_valid_file=ok)
+        except FileNotFoundError as e:  # torchvision: "Found no valid file for the classes ..."
+            raise DataError(f"{self.folder}: a class folder holds no images ({e})") from None
+        self.targets = [t for _, t in self.samples]
+    def __len__(self): return len(self.samples)
+    def __getitem__(self, i):
+        path, y = self.samples[i]; x = _pil_loader(path)
+        return (self.transform(x) if self.transform else x), y
 
 # %% ../nbs/01_data.ipynb #05defb64
 def get_dataset(name:str='digits', # one of DATASETS
@@ -209,6 +300,9 @@ def get_dataset(name:str='digits', # one of DATASETS
             arrs = _torchvision_arrays(tvd.FashionMNIST, root, download, name, "Install `dataset-fashion-mnist` (Debian).")
         else:
             cls = {'mnist': tvd.MNIST, 'cifar10': tvd.CIFAR10, 'cifar100': tvd.CIFAR100}[name]
+            if name == 'mnist':
+                for f in FASHION_FILES:
+                    if (root/'MNIST'/'raw'/f).exists(): check_idx(root/'MNIST'/'raw'/f, fix=f"Copy a good {f} into {root/'MNIST'/'raw'}.")
             arrs = _torchvision_arrays(cls, root, download, name,
                                        f"Download it with download=True (or `nasbook datasets --download {name}`) on a machine with internet, "
                                        f"or copy torchvision's files into {root}.")
@@ -226,8 +320,10 @@ def _imagefolder(root, valid_frac, seed, image_size):
         raise DataError(f"imagefolder: {root/'train'} is not a folder; an ImageNet-style layout is root/train/<class>/*.jpg and root/val/<class>/*.jpg")
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # ImageNet statistics
     tf = T.Compose([T.Resize(image_size * 8 // 7), T.CenterCrop(image_size), T.ToTensor(), T.Normalize(mean, std)])
-    full = tvd.ImageFolder(str(root/'train'), transform=tf)
+    classes = folder_classes(root/'train')
+    if not classes: raise DataError(f"imagefolder: {root/'train'} has no class folders (hidden folders such as .ipynb_checkpoints are not classes)")
+    full = ClassFolder(root/'train', classes, transform=tf)
     a, b = stratified_split(np.asarray(full.targets), valid_frac, seed)
-    test = tvd.ImageFolder(str(root/'val'), transform=tf) if (root/'val').is_dir() else Subset(full, b.tolist())
+    test = ClassFolder(root/'val', classes, transform=tf) if (root/'val').is_dir() else Subset(full, b.tolist())
     return DataBundle('imagefolder', Subset(full, a.tolist()), Subset(full, b.tolist()), test,
                       len(full.classes), (3, image_size, image_size), mean, std, list(full.classes))

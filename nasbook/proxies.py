@@ -14,6 +14,7 @@ from scipy.stats import rankdata
 from torch.func import functional_call, grad, jacrev, vmap
 
 from .core import ConfigError, check_in, check_range
+from .data import batch_bounds
 
 # %% auto #0
 __all__ = ['MODES', 'PARAMS', 'STATUSES', 'ntk_jacobian', 'ntk_gram', 'ProxyWarning', 'NTKCondition', 'kernel_condition',
@@ -65,6 +66,8 @@ def _jacobian(model, x, mode, params, double):
     "(J, s): the (N, P) Jacobian of the per-sample summed logits s (N,) with respect to the trainable parameters."
     _check_model(model); check_in('mode', mode, MODES); check_in('params', params, PARAMS)
     _check_x(x, 1)
+    if mode == 'train' and len(x) == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError("x has 1 sample: train-mode BatchNorm cannot normalise one sample; give at least 2 or use mode='eval'")
     net = copy.deepcopy(model).double() if double else model
     x = _like_model(net, x)
     wrt = {k: p.detach() for k, p in net.named_parameters() if p.requires_grad and (params == 'all' or 'weight' in k)}
@@ -185,8 +188,8 @@ def _pattern_batches(model, x, batch_size, mode, modules):
     width = None
     try:
         with _Mode(model, mode), torch.no_grad():
-            for i in range(0, len(x), bs):
-                xb = x[i:i + bs]; cur[0] = len(xb); store.clear()
+            for a, b in batch_bounds(len(x), bs):  # a trailing batch of one joins the previous (train-mode BN)
+                xb = x[a:b]; cur[0] = len(xb); store.clear()
                 functional_call(model, bufs, (xb,))
                 if not store: raise ConfigError("no hooked ReLU produced a per-sample output (batch first) on this input")
                 p = torch.cat(store, 1)

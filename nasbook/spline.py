@@ -115,9 +115,10 @@ class PolyharmonicSpline:
         self.lower, self.upper = _bounds(lower, upper)
         self.max_cond = check_range('max_cond', max_cond, 1., lo_open=True)
         self.safety = check_range('safety', safety, 0., lo_open=True)
-        self.coef = None
+        self.coef, self.centre, self.scale = None, 0., 1.
 
-    def _unit(self, X): return X if self.lower is None else (X - self.lower) / (self.upper - self.lower)
+    def _box(self, X): return X if self.lower is None else (X - self.lower) / (self.upper - self.lower)
+    def _unit(self, X): return (self._box(X) - self.centre) / self.scale
 
     def fit(self, X, # (n, d) support points
             y, # (n,) values at the support points
@@ -133,6 +134,10 @@ class PolyharmonicSpline:
         if len(bad): raise ConfigError(f"y has non-finite values at rows {bad[:10].tolist()}; leave failed or diverged measurements out")
         if n < d + 2: raise ConfigError(f"a spline in d={d} dimensions needs at least d+2={d+2} support points, got {n}")
         if self.lower is not None: _bounds(self.lower, self.upper, d)
+        # the interpolant does not change when every point moves by the same vector or is scaled by one factor,
+        # but the linear algebra does: far from the origin [1, X] loses its rank in floating point. So we solve in
+        # centred coordinates of unit spread and leave the result unchanged.
+        B = self._box(X); self.centre = B.mean(0); self.scale = float(np.abs(B - self.centre).max()) or 1.
         U = self._unit(X)
         D = cdist(U, U)
         i, j = np.triu_indices(n, 1)
@@ -169,7 +174,7 @@ class PolyharmonicSpline:
         self._check_fitted()
         U = self._unit(_as_points(X, self.d))
         W = _dphi_over_r(cdist(U, self.U), self.order) * self.coef          # (N, n)
-        G = U * W.sum(1, keepdims=True) - W @ self.U + self.poly[1:]
+        G = (U * W.sum(1, keepdims=True) - W @ self.U + self.poly[1:]) / self.scale
         return G if self.lower is None else G / (self.upper - self.lower)
 
     def can_add(self, x_new, # a point (d,) or points (N, d)

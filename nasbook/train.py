@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #9bbbc171
 from __future__ import annotations
-import math, random, time
+import math, random, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastprogress.fastprogress import progress_bar, master_bar
 
-from .core import ConfigError, NasbookError, check_in, check_range, get_device
+from .core import ConfigError, NasbookError, check_in, check_range, get_device, atomic_torch_save, torch_load
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'EVENTS', 'cosine_lr', 'poly_lr', 'CancelFit', 'Diverged', 'Callback', 'Trainer', 'small_cnn']
@@ -149,12 +149,19 @@ class Trainer:
                 self.model.train(); self('before_epoch')
                 n = len(self.train_dl); t0 = time.perf_counter(); tot, cnt = 0., 0
                 it = progress_bar(self.train_dl, parent=mb, leave=False) if self.progress else self.train_dl
+                bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()); skipped = 0
                 for i, (x, y) in enumerate(it):
                     self.iter, self.t_epoch = i, self.epoch + i / n
+                    if bn and len(y) == 1:  # train-mode BN cannot normalise one sample: skip it, say so once
+                        skipped += 1
+                        if skipped == 1: warnings.warn("a training batch of one sample was skipped (BatchNorm needs two); "
+                                                       "nasbook's loaders merge a trailing one into the batch before it")
+                        continue
                     self.one_batch(x, y)
                     tot += self.loss.detach() * len(y); cnt += len(y)
                 rec = {'epoch': self.epoch + 1, 'train_loss': float(tot / max(cnt, 1)), 'seconds': time.perf_counter() - t0,
                        'lr': self.opt.param_groups[0]['lr']}
+                if skipped: rec['skipped_batches'] = skipped
                 if self.valid_dl is not None: rec.update({f"valid_{k}": v for k, v in self.evaluate(self.valid_dl).items()})
                 self.history.append(rec); self.t_epoch = self.epoch + 1.
                 if self.progress and hasattr(mb, 'write'):
@@ -186,22 +193,35 @@ class Trainer:
         names = {id(p): n for n, p in self.model.named_parameters()}
         return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(), 'epoch': self.epoch, 'history': self.history,
                 'group_names': [[names.get(id(p)) for p in g['params']] for g in self.opt.param_groups],
-                'schedule': {'groups': [{k: g[k] for k in ('start_epoch', 'initial_lr')} for g in self.opt.param_groups]},
+                'schedule': {**self.schedule_settings(),
+                             'groups': [{k: g[k] for k in ('start_epoch', 'initial_lr')} for g in self.opt.param_groups]},
                 'rng': {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate(),
                         'loader': gen.get_state() if isinstance(gen, torch.Generator) else None,
                         'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
 
-    def save(self, path):
-        "Write model, optimizer, schedule, epoch, history and RNG states atomically to `path`."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + '.part')
-        torch.save(self.state_dict(), tmp); tmp.replace(path)
-        return path
+    def schedule_settings(self) -> dict:
+        "What the learning rate at any epoch depends on, besides each group's start: kind, length, peak and floor."
+        return {'kind': self.schedule, 'epochs': self.epochs, 'lr': self.lr, 'lr_min': self.lr_min}
 
-    def load(self, path):
-        "Restore everything `save` wrote; `fit()` then continues where the saved run stopped."
-        try: sd = torch.load(path, map_location=self.device, weights_only=False)
-        except FileNotFoundError: raise ConfigError(f"checkpoint {path} does not exist") from None
+    def save(self, path):
+        "Write model, optimizer, schedule, epoch, history and RNG states atomically to `path` (the old file or the new, never a mix)."
+        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_torch_save(self.state_dict(), path)
+
+    def load(self, path, # a checkpoint written by `save`
+             schedule:str='check', # 'check': a checkpoint saved under another schedule is a ConfigError; 'new': continue on this trainer's schedule
+            ):
+        "Restore everything `save` wrote; `fit()` then continues where the saved run stopped. Raises `NasbookError` for a missing or corrupt file."
+        check_in('schedule', schedule, ('check', 'new'))
+        sd = torch_load(path, 'checkpoint', map_location=self.device)
+        saved = {k: v for k, v in sd.get('schedule', {}).items() if k != 'groups'}
+        mine = self.schedule_settings()
+        diff = [k for k in mine if k in saved and saved[k] != mine[k]]
+        if diff and schedule == 'check':
+            raise ConfigError(f"checkpoint {path} was saved under another schedule: "
+                              + ', '.join(f"{k}={saved[k]!r} there, {mine[k]!r} here" for k in diff)
+                              + ". Build the trainer with the saved settings to resume, or load(..., schedule='new') "
+                              "to continue on this trainer's schedule from the saved epoch")
         self.model.load_state_dict(sd['model'])
         if sd.get('group_names') and all(n is not None for g in sd['group_names'] for n in g):
             # models that grow or shrink while training: rebuild the optimizer's groups by parameter name first
@@ -211,6 +231,8 @@ class Trainer:
             self.opt.param_groups[:] = [dict(self.opt.param_groups[0], params=[params[n] for n in g]) for g in sd['group_names']]
             self.opt.state.clear()
         self.opt.load_state_dict(sd['opt'])
+        if schedule == 'new' and saved.get('lr', self.lr) != self.lr:  # every group's peak scales with the new one
+            for g in self.opt.param_groups: g['initial_lr'] = g['initial_lr'] * self.lr / saved['lr']
         self.epoch, self.history, self.t_epoch = sd['epoch'], sd['history'], float(sd['epoch'])
         r = sd['rng']; torch.set_rng_state(r['torch'].cpu()); np.random.set_state(r['numpy']); random.setstate(r['python'])
         gen = getattr(self.train_dl, 'generator', None)
