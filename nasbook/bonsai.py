@@ -10,18 +10,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-from fastprogress.fastprogress import progress_bar
 
 from .core import Config, ConfigError, NasbookError, check_in, check_range, set_seed, derive_seed
 from .data import get_dataset
 from .train import Trainer, Callback
+from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow, Pruner
 from .cells import BonsaiNet, BONSAI_OPS, _ends
 from . import sizing
 
 # %% auto #0
 __all__ = ['assign_sizes', 'cell_compression', 'section_compression', 'CompressionLoss', 'compress_randomly', 'simulation_memory',
-           'compression_targets', 'random_baseline_model', 'BonsaiConfig', 'parse_budget', 'bonsai_search', 'finish',
+           'compression_targets', 'random_baseline_model', 'BonsaiConfig', 'BonsaiMethod', 'bonsai_search',
            'plot_bonsai', 'op_frequencies', 'op_cooccurrence', 'search_space_size']
 
 # %% ../nbs/23_bonsai.ipynb #76e7b2d9
@@ -172,103 +172,84 @@ class BonsaiConfig(Config):
         if self.fraction is not None: check_range('fraction', self.fraction, 0, 1, lo_open=True)
         if self.random_baseline is not None: check_in('random_baseline', self.random_baseline, (1, 2))
         if isinstance(self.sections, str): self.sections = [self.sections]
-        parse_budget(self.memory_budget, 1.)
+        if isinstance(self.template, OneShotResult): self.template = self.template.to_dict()
+        parse_budget(self.memory_budget, 'bytes', 'memory_budget', of=1., max_percent=100)
 
-def parse_budget(b, full:float) -> float:
-    "Bytes from a budget given in bytes (number or '123e6') or as 'P%' of `full` bytes."
-    if isinstance(b, str) and b.strip().endswith('%'):
-        try: p = float(b.strip()[:-1])
-        except ValueError: p = -1
-        if not 0 < p <= 100: raise ConfigError(f"memory_budget={b!r}: a percentage must lie in (0, 100]")
-        return full * p / 100
-    try: v = float(b)
-    except (TypeError, ValueError): raise ConfigError(f"memory_budget={b!r} must be bytes (e.g. 2e8) or a percentage like '60%'") from None
-    if not v > 0: raise ConfigError(f"memory_budget={b!r} must be positive")
-    return v
 
 # %% ../nbs/23_bonsai.ipynb #a57a4c75
 def _freeze_pruners(model):
     "Random 2 trains without pruning: every pruner stays open and out of the optimizer."
     for _, p in model.pruners(): p.weight.requires_grad_(False)
 
-def _trainer(model, dls, cfg, callbacks, progress=False):
-    return Trainer(model, dls[0], dls[1], epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                   callbacks=callbacks, progress=progress)
+class BonsaiMethod(OneShotMethod):
+    "Algorithm 4 (or Random 1/2) as a plug-in of the shared one-shot loop: preparation, growth decisions after each epoch, the final model."
+    name = 'bonsai'
+    def __init__(self, cfg:BonsaiConfig, # the run's settings
+                ):
+        self.cfg = cfg
+        set_seed(cfg.seed)
+        data = get_dataset(cfg.dataset, seed=cfg.seed, fraction=cfg.fraction)
+        self.dls = data.loaders(cfg.batch_size, seed=cfg.seed)
+        self.mcfg = dict(in_shape=list(data.input_shape), n_classes=data.num_classes, scale=cfg.scale, sections=list(cfg.sections),
+                         nodes=cfg.nodes, depth=cfg.depth, ops=list(cfg.ops))
+        self.tracker = PrunerTracker(); self.dead = Deadheader(SlidingBatchWindow(cfg.cycle), self.tracker)
+        self.comp = CompressionLoss(cfg.lam)
+        if cfg.random_baseline == 2: self.dead.active = False     # Algorithm 8: no pruning at all
+        self.model, self.state = None, None
 
-def _save(out, trainer, model, state, tracker):
-    "Checkpoint: trainer (model, optimizer, schedule, RNG), pruner histories, and the process state with the genotype."
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.save(out / 'trainer.pt')
-    torch.save({'history': tracker.history}, out / 'tracker.pt.part'); (out / 'tracker.pt.part').replace(out / 'tracker.pt')
-    tmp = out / 'state.json.part'; tmp.write_text(json.dumps(dict(state, genotype=model.genotype()))); tmp.replace(out / 'state.json')
+    def label(self): return {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[self.cfg.random_baseline]
+    def settings(self): return json.loads(self.cfg.to_json())
+    def total_epochs(self): return self.cfg.epochs
+    def phase(self, epoch): return 'search' if self.state['phase'] == 'grow' else 'train'
+    def genotype(self): return self.model.genotype() if self.model is not None else None
+    def final_model(self, search): return self.model
 
-def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass its fields as keywords)
-                  out_dir=None, # checkpoint folder: a run resumes from it
-                  progress:bool=True, stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
-                  **kw) -> dict:
-    "Run Algorithm 4 (or Random 1/2 with `random_baseline`), resumably; return the result dict."
-    cfg = cfg or BonsaiConfig(**kw)
-    out = Path(out_dir) if out_dir else None
-    t_start = time.perf_counter()
-    set_seed(cfg.seed)
-    data = get_dataset(cfg.dataset, seed=cfg.seed, fraction=cfg.fraction)
-    dls = data.loaders(cfg.batch_size, seed=cfg.seed)
-    mcfg = dict(in_shape=list(data.input_shape), n_classes=data.num_classes, scale=cfg.scale, sections=list(cfg.sections),
-                nodes=cfg.nodes, depth=cfg.depth, ops=list(cfg.ops))
-    tracker = PrunerTracker(); dead = Deadheader(SlidingBatchWindow(cfg.cycle), tracker)
-    comp = CompressionLoss(cfg.lam)
-    if out and (out / 'state.json').exists():
-        state = json.loads((out / 'state.json').read_text())
-        if state['config'] != json.loads(cfg.to_json()):
-            diff = [k for k in state['config'] if state['config'][k] != json.loads(cfg.to_json()).get(k)]
-            raise ConfigError(f"{out} holds a run with other settings ({', '.join(diff)}); use another out_dir")
-        model = BonsaiNet.from_genotype(state['genotype'])
-        if cfg.random_baseline == 2: _freeze_pruners(model)
-        trainer = _trainer(model, dls, cfg, [tracker, dead, comp])
-        trainer.load(out / 'trainer.pt')
-        tracker.history = torch.load(out / 'tracker.pt', weights_only=False)['history']
-        dead.log = [tuple(x) for x in state['deadheads']]
-    else:
-        state = {'config': json.loads(cfg.to_json()), 'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0,
-                 'lam': cfg.lam, 'targets': None, 'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [],
-                 'seconds_prepare': 0., 'seconds_search': 0., 'seconds_train': 0., 'budget': None}
-        model = BonsaiNet(**mcfg, grow=False)
-        # Preparation: sizes of every operation the full model will have, the budget and the targets
-        t0 = time.perf_counter()
+    def _trainer(self, search):
+        cfg = self.cfg
+        search.trainer = Trainer(self.model, self.dls[0], self.dls[1], epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 callbacks=[self.tracker, self.dead, self.comp], progress=False)
+
+    def prepare(self, search):
+        "Preparation (§4.6): sizes of every operation the full model will have, the budget, the targets; the first section."
+        cfg, mcfg = self.cfg, self.mcfg
+        state = {'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0, 'lam': cfg.lam, 'targets': None,
+                 'stage1_compression': [], 'log': [], 'deadheads': [], 'forced': [], 'budget': None}
+        self.model = model = BonsaiNet(**mcfg, grow=False)
         full = BonsaiNet(**mcfg, grow=False)
         for _ in range(len(cfg.sections)): full.grow()
         sizes = assign_sizes(full, cfg.batch_size, reps=2)
-        xb, yb = next(iter(dls[0]))
+        xb, yb = next(iter(self.dls[0]))
         full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
-        budget = parse_budget(cfg.memory_budget, full_mem)
+        budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)
         state.update(budget=budget, full_memory=full_mem, sizes=sizes)
         if cfg.random_baseline:
             if cfg.template is None: raise ConfigError("random_baseline needs template=<result dict of a Bonsai run>")
-            model = random_baseline_model(mcfg, cfg.template, cfg.random_baseline, sizes, cfg.seed)
+            self.model = model = random_baseline_model(mcfg, cfg.template, cfg.random_baseline, sizes, cfg.seed)
             state.update(phase='train', targets=None)
         else:
             state['targets'] = compression_targets(mcfg, budget, sizes, cfg.batch_size, cfg.search_depth, cfg.sandbox, seed=cfg.seed)
             model.grow(); state['phase'] = 'grow' if len(cfg.sections) > 1 else 'train'
         for k, p in model.pruners(): p.size = sizes[k]
-        state['seconds_prepare'] = time.perf_counter() - t0
         if cfg.random_baseline == 2: _freeze_pruners(model)
-        trainer = _trainer(model, dls, cfg, [tracker, dead, comp])
-    if cfg.random_baseline == 2: dead.active = False     # Algorithm 8: no pruning at all
-    max_search = cfg.max_search_epochs or max(1, cfg.epochs // 2)
-    pb = progress_bar(range(cfg.epochs), leave=True) if progress else None
-    if pb is not None: pb.update(trainer.epoch)
-    done_now = 0
-    while trainer.epoch < cfg.epochs and (stop_after is None or done_now < stop_after):
-        t0 = time.perf_counter()
-        growing = state['phase'] == 'grow'
-        comp.lam = state['lam'] if growing else 0.
+        self.state = state
+        self._trainer(search)
+
+    def before_epoch(self, search, epoch):
+        st, comp, model = self.state, self.comp, self.model
+        growing = st['phase'] == 'grow'
+        comp.lam = st['lam'] if growing else 0.
         comp.cells = list(range(len(model.cells))) if growing else []
-        comp.aim = sizing.aim(state['targets'][state['section']]) if growing else 1.
-        n_dead = len(dead.log)
-        trainer.fit(trainer.epoch + 1)
+        comp.aim = sizing.aim(st['targets'][st['section']]) if growing else 1.
+        self._n_dead = len(self.dead.log)
+
+    def after_epoch(self, search, epoch, record):
+        "The decisions of Algorithm 4 after an epoch: grow when the subset meets its target, else re-initialise at the end of a cycle."
+        cfg, state, model, trainer, tracker, comp = self.cfg, self.state, self.model, search.trainer, self.tracker, self.comp
+        growing = state['phase'] == 'grow'
         rec = dict(trainer.history[-1], phase=state['phase'], lam=comp.lam, comp_loss=comp.last,
                    hard=[section_compression(model, s) for s in range(model.sections_built)],
-                   live_ops=model.n_live_ops(), deadheads=sum(len(k) for _, k in dead.log[n_dead:]))
+                   live_ops=model.n_live_ops(), deadheads=sum(len(k) for _, k in self.dead.log[self._n_dead:]))
+        max_search = cfg.max_search_epochs or max(1, cfg.epochs // 2)
         if growing:
             state['e_search'] += 1; state['e_cycle'] += 1
             i = state['section']; tgt = state['targets'][i]
@@ -294,33 +275,46 @@ def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass
                 if cfg.reinit: model.reinitialize(); trainer.opt.state.clear(); rec['reinit'] = True
                 if cfg.double_lambda: state['lam'] *= 2
                 state['e_cycle'] = 0
-            state['seconds_search'] += time.perf_counter() - t0
-        else:
-            state['seconds_train'] += time.perf_counter() - t0
-        state['log'].append(rec); state['deadheads'] = [list(x) for x in dead.log]
-        if out: _save(out, trainer, model, state, tracker)
-        done_now += 1
-        if pb is not None: pb.update(trainer.epoch); pb.comment = f"{state['phase']} sections={model.sections_built} ops={model.n_live_ops()}"
-    if trainer.epoch < cfg.epochs: return {'finished': False, 'epoch': trainer.epoch, 'state': state}
-    res = finish(model, trainer, dls, state, cfg)
-    if out: (out / 'result.json').write_text(json.dumps(res, indent=1))
-    return res
+        state['log'].append(rec); state['deadheads'] = [list(x) for x in self.dead.log]
+        return {k: rec[k] for k in ('lam', 'comp_loss', 'hard', 'live_ops', 'deadheads', 'grew', 'reinit') if k in rec}
 
-def finish(model, trainer, dls, state, cfg) -> dict:
-    "The result of a finished run: accuracies, parameters, compressions, times and the genotype."
-    test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
-    n = len(cfg.sections)
-    stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_baseline else (cfg.template or {}).get('stage1_compression')
-    return {'method': {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[cfg.random_baseline], 'finished': True,
-            'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
-            'params': sum(p.numel() for p in model.parameters()),
-            'hard_compression': section_compression(model, list(range(n))),
-            'final_compression': [section_compression(model, s) for s in range(n)], 'stage1_compression': stage1,
-            'targets': state['targets'], 'budget': state['budget'], 'full_memory': state.get('full_memory'),
-            'seconds_search': state['seconds_prepare'] + state['seconds_search'],
-            'seconds_total': state['seconds_prepare'] + state['seconds_search'] + state['seconds_train'],
-            'epochs_search': state['e_search'], 'live_ops': model.n_live_ops(), 'forced': state['forced'],
-            'deadheads': state['deadheads'], 'log': state['log'], 'genotype': model.genotype(), 'config': state['config']}
+    def state_dict(self):
+        return dict(self.state, genotype=self.model.genotype(), tracker_history=self.tracker.history)
+
+    def load_state_dict(self, state, search):
+        state = dict(state); self.tracker.history = state.pop('tracker_history')
+        self.model = BonsaiNet.from_genotype(state.pop('genotype'))
+        if self.cfg.random_baseline == 2: _freeze_pruners(self.model)
+        self.state = state; self.dead.log = [tuple(x) for x in state['deadheads']]
+        self._trainer(search)
+
+    def status(self, search): return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
+
+    def finish(self, search) -> dict:
+        "Accuracies, parameters, compressions, times and the log of the finished run (Table 4.2's columns)."
+        model, trainer, state, cfg, dls = self.model, search.trainer, self.state, self.cfg, self.dls
+        test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
+        n = len(cfg.sections); sec = search.seconds
+        stage1 = list(state['stage1_compression']) + [1.] if not cfg.random_baseline else (cfg.template or {}).get('stage1_compression')
+        return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
+                'params': sum(p.numel() for p in model.parameters()),
+                'hard_compression': section_compression(model, list(range(n))),
+                'final_compression': [section_compression(model, s) for s in range(n)], 'stage1_compression': stage1,
+                'targets': state['targets'], 'budget': state['budget'], 'full_memory': state.get('full_memory'),
+                'seconds_search': sec.get('prepare', 0.) + sec.get('search', 0.), 'seconds_total': sum(sec.values()),
+                'epochs_search': state['e_search'], 'live_ops': model.n_live_ops(), 'forced': state['forced'],
+                'deadheads': state['deadheads'], 'log': state['log'], 'config': self.settings()}
+
+def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass its fields as keywords)
+                  out_dir=None, # checkpoint folder: a run resumes from it (rerun the same call)
+                  progress:bool=True, # show a progress bar over the epochs
+                  stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
+                  **kw) -> OneShotResult:
+    "Run Algorithm 4 (or Random 1/2 with `random_baseline`) on the shared one-shot loop, resumably; return its `OneShotResult`."
+    cfg = cfg or BonsaiConfig(**kw)
+    if out_dir is not None and (Path(out_dir) / 'state.json').exists() and not (Path(out_dir) / 'checkpoint.pt').exists():
+        raise ConfigError(f"{out_dir} holds a checkpoint of an older nasbook (state.json, trainer.pt); use a new output folder")
+    return OneShotSearch(BonsaiMethod(cfg), out_dir, progress=progress).run(stop_after)
 
 # %% ../nbs/23_bonsai.ipynb #1f30a9b6
 def plot_bonsai(res:dict, axs=None):

@@ -108,14 +108,11 @@ def _int_list(s):
     return v[0] if len(v) == 1 else v
 
 def _budget(s):
-    t = s.strip().upper()
-    if t.endswith('%'): return s.strip()
-    for suf, f in (('GIB', 2**30), ('MIB', 2**20), ('KIB', 2**10), ('GB', 1e9), ('MB', 1e6), ('KB', 1e3), ('B', 1)):
-        if t.endswith(suf):
-            try: return float(t[:-len(suf)]) * f
-            except ValueError: break
-    try: return float(t)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a memory size (e.g. 2e8, 200MB, 1.5GB or 60%)") from None
+    "A memory budget for argparse: bytes (parsed by `nasbook.oneshot.parse_budget`) or a percentage, which the method resolves."
+    from nasbook.oneshot import parse_budget
+    if s.strip().endswith('%'): return s.strip()
+    try: return parse_budget(s, 'bytes', 'memory budget')
+    except ConfigError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 def cmd_bonsai(args):
     from nasbook.bonsai import BonsaiConfig, bonsai_search, plot_bonsai
@@ -178,9 +175,8 @@ def cmd_spider(args):
     res = spider_search(model, data, metric=args.metric, cycles=args.cycles, epochs_per_cycle=args.epochs_per_cycle,
                         mutations_per_cycle=args.mutations, train_epochs=args.train_epochs, memory_budget=args.memory_budget,
                         lr=args.lr, batch_size=args.batch_size, seed=args.seed, out_dir=args.out, random_variant=args.random_variant,
-                        per_cell=not args.no_per_cell)
-    m, out = res.pop('model'), Path(args.out)
-    (out / 'result.json').write_text(json.dumps(res, indent=1))
+                        per_cell=not args.no_per_cell, progress=not args.quiet)
+    m, out = res.model, Path(args.out)                 # result.json is written by the one-shot loop
     fig, axs = plt.subplots(len(m.cells), 1, figsize=(10, 3 * len(m.cells)), squeeze=False)
     for i, c in enumerate(m.cells): draw_cell(c, axs[i, 0], show_ops=True, title=f"cell {i}: {len(c.order)} nodes, {len(c.edges)} edges")
     plt.tight_layout(); plt.savefig(out / 'cells.png', dpi=110); plt.close('all')
@@ -206,32 +202,26 @@ def _add_spider(sub):
     p.add_argument('--random-variant', type=int, choices=[1, 2, 3, 4], default=None, help='Table 5.1 random ablation instead of guided growth')
     p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)
     p.add_argument('--seed', type=_nonneg_int, default=0)
-    p.add_argument('--out', required=True, help='output folder: checkpoints, result.json, cells.png (rerun to resume)')
+    p.add_argument('--out', required=True, help='output folder: checkpoint, result.json, cells.png (rerun to resume)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=cmd_spider)
 
 def load_checkpoint(path) -> tuple:
-    "(model with trained weights, dataset name or None) from a SpiderNet/BonsaiNet output or checkpoint folder."
+    "(model with trained weights, dataset name or None) from the --out folder of `nasbook spider`/`bonsai`, or one of its checkpoint files."
     import torch
     from nasbook.cells import BonsaiNet
+    from nasbook.core import torch_load
     p = Path(path)
-    if not p.is_dir(): raise ConfigError(f"CHECKPOINT {str(p)!r} is not a folder; pass the --out folder of nasbook spider or nasbook bonsai")
-    def newest(parent, prefix):
-        ks = [(int(d.name[len(prefix):]), d) for d in parent.glob(prefix + '*') if d.name[len(prefix):].isdigit() and (d / 'state.json').exists()]
-        return max(ks)[1] if ks else None
-    cand = p
-    if not (p / 'trainer.pt').exists():
-        finals = sorted(p.glob('final_c*_e*'), key=lambda d: d.stat().st_mtime)
-        cand = (newest(finals[-1], 'epoch_') if finals else None) or newest(p, 'cycle_')
-        if cand is None: raise ConfigError(f"CHECKPOINT {str(p)!r} holds no checkpoint (no trainer.pt, final_*/epoch_*/ or cycle_*/)")
-    if (cand / 'genotype.json').exists(): g = json.loads((cand / 'genotype.json').read_text())
-    elif (cand / 'state.json').exists() and 'genotype' in json.loads((cand / 'state.json').read_text()): g = json.loads((cand / 'state.json').read_text())['genotype']
-    else: raise ConfigError(f"CHECKPOINT {str(cand)!r} has no genotype (genotype.json or state.json)")
-    st = json.loads((cand / 'state.json').read_text())
-    dataset = st.get('config', {}).get('dataset') or st.get('fingerprint', {}).get('data')
-    model = BonsaiNet.from_genotype(g)
-    sd = torch.load(cand / 'trainer.pt', map_location='cpu', weights_only=False)['model']
-    model.load_state_dict(sd)
-    return model, dataset
+    if not p.exists(): raise ConfigError(f"CHECKPOINT {str(p)!r} is not a folder; pass the --out folder of nasbook spider or nasbook bonsai")
+    f = p / 'checkpoint.pt' if p.is_dir() else p
+    if not f.exists(): raise ConfigError(f"CHECKPOINT {str(p)!r} holds no checkpoint (no checkpoint.pt); pass the --out folder of nasbook spider or bonsai")
+    ck = torch_load(f, 'one-shot checkpoint')
+    if not isinstance(ck, dict) or not ck.get('genotype') or not ck.get('trainer'):
+        raise ConfigError(f"CHECKPOINT {str(f)!r} has no genotype and weights; it is not a SpiderNet/BonsaiNet checkpoint")
+    st = ck.get('settings', {})
+    model = BonsaiNet.from_genotype(ck['genotype'])
+    model.load_state_dict(ck['trainer']['model'])
+    return model, st.get('dataset') or st.get('data')
 
 def cmd_shap_edges(args):
     from nasbook.shapley import edge_importance, plot_importance

@@ -4,7 +4,7 @@
 
 # %% ../nbs/30_spider.ipynb #c518af44
 from __future__ import annotations
-import copy, dataclasses, functools, json, math, shutil, time, warnings
+import copy, dataclasses, functools, json, math, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -16,6 +16,7 @@ import torch.nn as nn
 from .core import Config, ConfigError, NasbookError, check_in, check_range, set_seed, derive_seed
 from .data import DataBundle, get_dataset
 from .train import Trainer
+from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow
 from .cells import BonsaiNet, BonsaiEdge, BONSAI_OPS, _ends, _key
 from .ops import get_op
@@ -330,19 +331,6 @@ def random_deadheads(model:BonsaiNet, k:int, seed:int=0) -> list:
 # %% ../nbs/30_spider.ipynb #c05788c4
 VARIANTS = (None, 1, 2, 3, 4)
 
-def _parse_budget(b, full:float) -> float|None:
-    "None, bytes (a number or '2e8'), or 'P%' of `full` bytes (the starting model's size)."
-    if b is None: return None
-    if isinstance(b, str) and b.strip().endswith('%'):
-        try: p = float(b.strip()[:-1])
-        except ValueError: p = -1.
-        if not p > 0: raise ConfigError(f"memory_budget={b!r}: a percentage must be positive, e.g. '300%' of the starting model")
-        return full * p / 100
-    try: v = float(b)
-    except (TypeError, ValueError): raise ConfigError(f"memory_budget={b!r} must be None, bytes (e.g. 2e8) or a percentage like '300%'") from None
-    if not v > 0: raise ConfigError(f"memory_budget={b!r} must be positive")
-    return v
-
 @dataclass
 class SpiderConfig(Config):
     "Every setting of a SpiderNet search (Algorithm 6); a resumed search must match all but cycles and train_epochs."
@@ -375,7 +363,7 @@ class SpiderConfig(Config):
         check_range('lr', self.lr, 0, lo_open=True); check_range('weight_decay', self.weight_decay, 0)
         check_in('shap_method', self.shap_method, ('auto', 'exact', 'kernel', 'permutation'))
         if self.window is not None: check_range('window', self.window, 1, kind=int)
-        _parse_budget(self.memory_budget, 1.)
+        if self.memory_budget is not None: parse_budget(self.memory_budget, 'bytes', 'memory_budget', of=1., max_percent=None)
         if self.dh_template is not None:
             if self.random_variant not in (1, 4):
                 raise ConfigError(f"dh_template is used only by random_variant 1 or 4 (random deadheads between cycles), not {self.random_variant!r}")
@@ -388,28 +376,6 @@ class SpiderConfig(Config):
             check_range('final_random_deadheads', self.final_random_deadheads, 0, kind=int)
 
 # %% ../nbs/30_spider.ipynb #293c5ed0
-def _atomic_text(path:Path, text:str):
-    tmp = path.with_suffix(path.suffix + '.part'); tmp.write_text(text); tmp.replace(path)
-
-def _complete(parent:Path, prefix:str) -> dict:
-    "{k: folder} of the complete checkpoints parent/{prefix}{k} (those holding state.json)."
-    if not parent.is_dir(): return {}
-    out = {}
-    for d in parent.iterdir():
-        if d.is_dir() and d.name.startswith(prefix) and d.name[len(prefix):].isdigit() and (d / 'state.json').exists():
-            out[int(d.name[len(prefix):])] = d
-    return out
-
-def _write_ckpt(folder:Path, trainer:Trainer, model:BonsaiNet, state:dict, extra:dict|None=None):
-    "genotype.json, Trainer.save, optional extras, then state.json (its presence marks the checkpoint complete)."
-    folder.mkdir(parents=True, exist_ok=True)
-    if (folder / 'state.json').exists(): (folder / 'state.json').unlink()
-    _atomic_text(folder / 'genotype.json', json.dumps(model.genotype()))
-    trainer.save(folder / 'trainer.pt')
-    if extra is not None:
-        torch.save(extra, folder / 'extra.pt.part'); (folder / 'extra.pt.part').replace(folder / 'extra.pt')
-    _atomic_text(folder / 'state.json', json.dumps(state))
-
 def _canonical(model:BonsaiNet) -> BonsaiNet:
     "The model rebuilt from its genotype with its weights: the same module order a resumed search gets."
     m = BonsaiNet.from_genotype(model.genotype()).to(next(model.parameters()).device)
@@ -425,8 +391,9 @@ def _freeze_pruners(model):
     for _, p in model.pruners(): p.weight.requires_grad_(False)
 
 # %% ../nbs/30_spider.ipynb #97a5e8bb
-class SpiderSearch:
-    "Algorithm 6 (or a Table 5.1 baseline) on a SpiderNet model, resumable from `out_dir`."
+class SpiderSearch(OneShotMethod):
+    "Algorithm 6 (or a Table 5.1 baseline) as a plug-in of the shared one-shot loop; `run()` runs it, resumably from `out_dir`."
+    name = 'spider'
     def __init__(self, model:BonsaiNet, # the starting model, e.g. spider_model(...); not modified
                  data, # a DataBundle or a dataset name for get_dataset
                  cfg:SpiderConfig|None=None, # the settings (or pass their fields as keywords)
@@ -448,62 +415,111 @@ class SpiderSearch:
             raise ConfigError(f"mutations_per_cycle={self.cfg.mutations_per_cycle} is smaller than the number of cells ({len(model.cells)}): "
                               "per-cell selection would mutate floor(n/c) = 0 edges per cell; use per_cell=False or more mutations")
         self.out = Path(out_dir) if out_dir is not None else None
+        if self.out is not None and any(self.out.glob('cycle_*/state.json')) and not (self.out / 'checkpoint.pt').exists():
+            raise ConfigError(f"{self.out} holds checkpoints of an older nasbook (cycle_*/, final_*/); use a new output folder")
         bs = self.cfg.batch_size
         self.size_of_edge = size_of_edge or functools.partial(edge_bytes, batch_size=bs)
         self.model_size = model_size or functools.partial(model_bytes, batch_size=bs)
         self.model = copy.deepcopy(model)
-        self.settings = {k: v for k, v in json.loads(self.cfg.to_json()).items() if k not in ('cycles', 'train_epochs')}
-        self.fingerprint = dict(data=self.data.name, sizes=[len(self.data.train), len(self.data.valid), len(self.data.test)],
-                                start=json.loads(json.dumps(model.genotype())))
-        self.state = dict(settings=self.settings, fingerprint=self.fingerprint, cycles_done=0, log=[], seconds_search=0.,
-                          initial_size=self.model_size(self.model))
-        self.state['budget'] = _parse_budget(self.cfg.memory_budget, self.state['initial_size'])
-        self._resume_cycles()
+        self._settings = {k: v for k, v in json.loads(self.cfg.to_json()).items() if k not in ('cycles', 'train_epochs')}
+        self._settings.update(data=self.data.name, data_sizes=[len(self.data.train), len(self.data.valid), len(self.data.test)],
+                              start_model=json.loads(json.dumps(model.genotype())))
+        self.state = dict(cycles_done=0, log=[], seconds_search=0., initial_size=self.model_size(self.model))
+        self.state['budget'] = parse_budget(self.cfg.memory_budget, 'bytes', 'memory_budget', of=self.state['initial_size'], max_percent=None) \
+            if self.cfg.memory_budget is not None else None
+        self.tracker = self.dh = self.tedl = None
 
-    # -- checkpoints ------------------------------------------------------------------
-    def _check_state(self, st:dict, where):
-        if st['fingerprint'] != self.fingerprint:
-            raise ConfigError(f"{where} holds a search of another model or dataset; use another out_dir")
-        if st['settings'] != self.settings:
-            diff = sorted(k for k in set(st['settings']) | set(self.settings) if st['settings'].get(k) != self.settings.get(k))
-            raise ConfigError(f"{where} holds a search with other settings ({', '.join(diff)}); use another out_dir or the same settings")
-
-    def _load(self, folder:Path) -> tuple:
-        "(state, model) from a complete checkpoint folder (the weights load with Trainer.load)."
-        st = json.loads((folder / 'state.json').read_text()); self._check_state(st, folder)
-        model = BonsaiNet.from_genotype(json.loads((folder / 'genotype.json').read_text()))
-        if st.get('frozen'): _freeze_pruners(model)
-        return st, model
-
-    def _resume_cycles(self):
-        if self.out is None: return
-        done = {k: d for k, d in _complete(self.out, 'cycle_').items() if k <= self.cfg.cycles}
-        if not done: return
-        k = max(done)
-        st, model = self._load(done[k])
-        Trainer(model, None, epochs=1, progress=False).load(done[k] / 'trainer.pt')
-        self.state, self.model = st, model
-
-    # -- one cycle ----------------------------------------------------------------------
+    # -- the plug-in hooks: where each step of the loop falls ----------------------------------------
     @property
     def guided(self) -> bool: return self.cfg.random_variant is None
+    @property
+    def per_cycle(self) -> int: return self.cfg.epochs_per_cycle if self.guided else 1    # a random cycle is one step that does not train
+    @property
+    def n_search(self) -> int: return self.cfg.cycles * self.per_cycle
+    def label(self): return f"SpiderNet ({self.cfg.metric})" if self.guided else f"Random {self.cfg.random_variant}"
+    def settings(self): return self._settings
+    def plan(self): return {'cycles': self.cfg.cycles, 'train_epochs': self.cfg.train_epochs}
+    def resumable(self, plan, epoch):
+        "Another plan's checkpoint continues this one if it lies within the cycles both share (more cycles extend a search)."
+        if plan == self.plan(): return True
+        return epoch <= min(plan['cycles'], self.cfg.cycles) * self.per_cycle
+    def total_epochs(self): return self.n_search + self.cfg.train_epochs
+    def trains(self, epoch): return epoch >= self.n_search or self.guided
+    def phase(self, epoch): return 'search' if epoch < self.n_search else 'train'
+    def genotype(self): return self.model.genotype()
+    def final_model(self, search): return self.model
+    def status(self, search): return {'cycles_done': self.state['cycles_done']}
 
-    def _budget_ok(self, e): return fits_memory(self.model, e, self.state['budget'], self.size_of_edge, self.model_size)
+    def _holder(self, search):
+        "A trainer without data that only carries the model's weights into the checkpoint (between cycles)."
+        search.trainer = Trainer(self.model, None, epochs=1, progress=False)
 
-    def cycle(self, i:int) -> dict:
-        "Run mutation cycle `i` (1-based): reset, train + prune, deadhead, score, mutate, clear (Algorithm 6)."
-        cfg, t0, rec = self.cfg, time.perf_counter(), {'cycle': i}
-        sd = derive_seed(cfg.seed, 'cycle', i); set_seed(sd)
-        model, tracker, trainer = self.model, None, None
-        if self.guided:                                    # lines 2-3: reset, train + prune, deadhead
-            reinitialize(model, pruners=cfg.reset_pruners)
-            tdl, vdl, _ = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'loader', i))
-            tracker = PrunerTracker(window=cfg.window or len(tdl))
-            dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), tracker)
-            trainer = Trainer(model, tdl, vdl, epochs=cfg.epochs_per_cycle, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                              schedule='cosine', callbacks=[tracker, dh], progress=False).fit()
+    def prepare(self, search): self._holder(search)
+
+    def _cycle_trainer(self, search, i):
+        cfg = self.cfg
+        tdl, vdl, _ = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'loader', i))
+        self.tracker = PrunerTracker(window=cfg.window or len(tdl))
+        self.dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker)
+        search.trainer = Trainer(self.model, tdl, vdl, epochs=cfg.epochs_per_cycle, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 schedule='cosine', callbacks=[self.tracker, self.dh], progress=False)
+
+    def _final_loaders(self):
+        cfg = self.cfg
+        self._fdl = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'final')); self.tedl = self._fdl[2]
+        self.tracker = PrunerTracker()
+        self.dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), self.tracker, active=cfg.random_variant not in (1, 2))
+
+    def _final_trainer(self, search):
+        cfg, (tdl, vdl, _) = self.cfg, self._fdl
+        search.trainer = Trainer(self.model, tdl, vdl, epochs=cfg.train_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 schedule='cosine', callbacks=[self.tracker, self.dh], progress=False)
+
+    def before_epoch(self, search, epoch):
+        "A cycle's first epoch: seed it, re-initialise and give it a fresh trainer (line 2); the first final epoch: prepare the final training."
+        cfg, st = self.cfg, self.state
+        self._t0 = time.perf_counter()
+        if epoch < self.n_search:
+            i, j = epoch // self.per_cycle + 1, epoch % self.per_cycle
+            if j == 0:
+                st['cycle_now'] = {'cycle': i, 'seconds': 0.}
+                set_seed(derive_seed(cfg.seed, 'cycle', i))
+                if self.guided:
+                    reinitialize(self.model, pruners=cfg.reset_pruners)
+                    self._cycle_trainer(search, i)
+        elif epoch == self.n_search:
+            self._final_loaders()                          # loaders first, then the seed (the order the results were first made in)
+            set_seed(derive_seed(cfg.seed, 'final')); reinitialize(self.model)      # §5.3.3: re-draw after the last mutations
+            st['final_random_deadheads'] = []
+            if cfg.random_variant == 1:
+                k = cfg.final_random_deadheads
+                if k is None: k = int(round(thesis_dh_fractions()[1] * self.model.n_live_ops()))
+                st['final_random_deadheads'] = random_deadheads(self.model, min(k, self.model.n_live_ops()), derive_seed(cfg.seed, 'fdh'))
+            st['frozen'] = cfg.random_variant in (1, 2)
+            if st['frozen']: _freeze_pruners(self.model)
+            st['seconds_train'] = 0.
+            self._final_trainer(search)
+
+    def after_epoch(self, search, epoch, record):
+        "A cycle's last epoch: deadhead, score, mutate, clear (lines 3-5 of Algorithm 6); a final epoch: count its deadheads."
+        st = self.state
+        if epoch >= self.n_search:
+            st['seconds_train'] += time.perf_counter() - self._t0
+            st['deadheads_train'] = sum(len(k) for _, k in self.dh.log)
+            return {}
+        st['cycle_now']['seconds'] += time.perf_counter() - self._t0
+        if epoch % self.per_cycle != self.per_cycle - 1: return {}
+        rec = self._mutate(search, st.pop('cycle_now'))
+        return {'cycle': rec['cycle'], 'mutated': rec['mutated'], 'skipped': rec['skipped'], 'milestone': f"cycle_{rec['cycle']}"}
+
+    def _mutate(self, search, cur) -> dict:
+        "The end of cycle `cur['cycle']`: what was deadheaded, the edges scored and mutated under the memory gate; log it."
+        cfg, model, i = self.cfg, self.model, cur['cycle']
+        t0, sd = time.perf_counter(), derive_seed(cfg.seed, 'cycle', i)
+        rec, trainer, tracker = {'cycle': i}, (search.trainer if self.guided else None), (self.tracker if self.guided else None)
+        if self.guided:
             rec.update(valid_top1=trainer.history[-1]['valid_top1'], train_loss=trainer.history[-1]['train_loss'])
-            rec['deadheaded'] = [k for _, ks in dh.log for k in ks]
+            rec['deadheaded'] = [k for _, ks in self.dh.log for k in ks]
         elif cfg.random_variant in (1, 4):                # random inter-cycle pruning via the template
             k = random_deadhead_count(i, model.n_live_ops(), cfg.dh_template)
             rec['deadheaded'] = random_deadheads(model, k, derive_seed(cfg.seed, 'dh', i))
@@ -535,87 +551,42 @@ class SpiderSearch:
             for e in select_edges(scores, n, direction or 'min', cfg.per_cell, derive_seed(sd, 'select')): mutate(e)
         if tracker is not None: tracker.clear()           # the next statistics describe the new graph
         self.model = _canonical(model)
+        self._holder(search)
         rec.update(mutated=done, skipped=skipped, live_ops=self.model.n_live_ops(), edges=len(self.model.edges()),
-                   size=self.model_size(self.model), seconds=time.perf_counter() - t0)
+                   size=self.model_size(self.model), seconds=cur['seconds'] + time.perf_counter() - t0)
         st = self.state; st['log'].append(rec); st['cycles_done'] = i; st['seconds_search'] += rec['seconds']
-        if self.out is not None:
-            _write_ckpt(self.out / f"cycle_{i}", trainer or Trainer(self.model, None, epochs=1, progress=False), self.model, st)
         return rec
 
-    # -- the final training ----------------------------------------------------------------
-    def _final_dir(self): return self.out / f"final_c{self.cfg.cycles}_e{self.cfg.train_epochs}" if self.out is not None else None
+    def _budget_ok(self, e): return fits_memory(self.model, e, self.state['budget'], self.size_of_edge, self.model_size)
 
-    def _final_setup(self):
-        "A trainer for the final training: resumed from its newest epoch checkpoint, or prepared fresh."
-        cfg, fd = self.cfg, self._final_dir()
-        v = cfg.random_variant
-        tdl, vdl, tedl = self.data.loaders(cfg.batch_size, seed=derive_seed(cfg.seed, 'final'))
-        tracker = PrunerTracker(); dh = Deadheader(SlidingBatchWindow(cfg.epochs_per_cycle), tracker, active=v not in (1, 2))
-        done = _complete(fd, 'epoch_') if fd is not None else {}
-        if done:
-            st, model = self._load(done[max(done)])
-            extra = torch.load(done[max(done)] / 'extra.pt', weights_only=False)
-            self.state, self.model = st, model
-        else:
-            st, model = self.state, self.model
-            set_seed(derive_seed(cfg.seed, 'final')); reinitialize(model)      # §5.3.3: re-draw after the last mutations
-            st['final_random_deadheads'] = []
-            if v == 1:
-                k = cfg.final_random_deadheads
-                if k is None: k = int(round(thesis_dh_fractions()[1] * model.n_live_ops()))
-                st['final_random_deadheads'] = random_deadheads(model, min(k, model.n_live_ops()), derive_seed(cfg.seed, 'fdh'))
-            st['frozen'] = v in (1, 2)
-            if st['frozen']: _freeze_pruners(model)
-            st['seconds_train'] = 0.; extra = None
-        trainer = Trainer(model, tdl, vdl, epochs=cfg.train_epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                          schedule='cosine', callbacks=[tracker, dh], progress=False)
-        if extra is not None:
-            trainer.load(done[max(done)] / 'trainer.pt')
-            tracker.history, dh.log = extra['history'], [tuple(x) for x in extra['deadheads']]
-        return trainer, tracker, dh, tedl
+    # -- checkpoints: the method's part ------------------------------------------------------------------
+    def state_dict(self):
+        sd = {'state': copy.deepcopy(self.state), 'genotype': self.model.genotype()}
+        if self.tracker is not None:
+            sd['tracker'] = {k: getattr(self.tracker, k) for k in ('history', 'recent', 'traces')}
+            sd['deadheads'] = [list(x) for x in self.dh.log]
+        return sd
 
-    def run(self, stop_after:int|None=None, # stop after this many cycles + final epochs in this call (a "kill", for tests)
-           ) -> dict:
-        "Run the remaining cycles and the final training; return the result dict (or {'finished': False, ...})."
-        cfg, units = self.cfg, 0
-        fd = self._final_dir()
-        if fd is not None and (fd / 'result.json').exists():
-            res = json.loads((fd / 'result.json').read_text())
-            done = _complete(fd, 'epoch_'); st, model = self._load(done[max(done)])
-            Trainer(model, None, epochs=1, progress=False).load(done[max(done)] / 'trainer.pt')
-            self.model = model
-            return dict(res, model=model)
-        if not (fd is not None and _complete(fd, 'epoch_')):
-            while self.state['cycles_done'] < cfg.cycles:
-                if stop_after is not None and units >= stop_after: return self._unfinished()
-                self.cycle(self.state['cycles_done'] + 1); units += 1
-        trainer, tracker, dh, tedl = self._final_setup()
-        while trainer.epoch < cfg.train_epochs:
-            if stop_after is not None and units >= stop_after: return self._unfinished()
-            t0 = time.perf_counter()
-            trainer.fit(trainer.epoch + 1)
-            self.state['seconds_train'] += time.perf_counter() - t0
-            self.state['deadheads_train'] = sum(len(k) for _, k in dh.log)
-            if fd is not None:
-                _write_ckpt(fd / f"epoch_{trainer.epoch}", trainer, self.model, self.state,
-                            {'history': tracker.history, 'deadheads': [list(x) for x in dh.log]})
-                for k, d in _complete(fd, 'epoch_').items():
-                    if k < trainer.epoch: shutil.rmtree(d, ignore_errors=True)
-            units += 1
-        res = self._result(trainer, tedl, dh)
-        if fd is not None: _atomic_text(fd / 'result.json', json.dumps(res, indent=1))
-        return dict(res, model=self.model)
+    def load_state_dict(self, sd, search):
+        "Rebuild the model from its genotype and the trainer of the step the checkpoint was written in (the loop restores its weights)."
+        self.state = copy.deepcopy(sd['state']); st = self.state
+        self.model = BonsaiNet.from_genotype(sd['genotype'])
+        if st.get('frozen'): _freeze_pruners(self.model)
+        cur, self.tracker, self.dh = st.get('cycle_now'), None, None
+        if 'seconds_train' in st: self._final_loaders(); self._final_trainer(search)    # in the final training
+        elif cur is not None and self.guided: self._cycle_trainer(search, cur['cycle'])   # inside a guided cycle
+        else: self._holder(search)                                                     # between cycles
+        if 'tracker' in sd and self.tracker is not None:
+            for k, v in sd['tracker'].items(): setattr(self.tracker, k, v)
+            self.dh.log = [tuple(x) for x in sd['deadheads']]
 
-    def _unfinished(self) -> dict:
-        return {'finished': False, 'cycles_done': self.state['cycles_done'], 'state': self.state}
-
-    def _result(self, trainer, tedl, dh) -> dict:
-        st, cfg, m = self.state, self.cfg, self.model
-        test, valid = trainer.evaluate(tedl), trainer.evaluate(trainer.valid_dl)
+    def finish(self, search) -> dict:
+        "Accuracies, size, times, mutations and deadheads of the finished search."
+        st, cfg, m, trainer = self.state, self.cfg, self.model, search.trainer
+        test, valid = trainer.evaluate(self.tedl), trainer.evaluate(trainer.valid_dl)
         per_cycle = [len(r['deadheaded']) for r in st['log']]
         mut = sum(len(r['mutated']) for r in st['log'])
-        return {'method': f"SpiderNet ({cfg.metric})" if self.guided else f"Random {cfg.random_variant}", 'finished': True,
-                'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
+        return {'valid_top1': valid['top1'], 'test_top1': test['top1'], 'test_loss': test['loss'],
                 'params': sum(p.numel() for p in m.parameters()), 'live_ops': m.n_live_ops(), 'edges': len(m.edges()),
                 'nodes': sum(len(c.order) for c in m.cells),
                 'seconds_search': st['seconds_search'], 'seconds_train': st['seconds_train'],
@@ -625,22 +596,37 @@ class SpiderSearch:
                 'deadheads_train': st.get('deadheads_train', 0),
                 'deadheads': sum(per_cycle) + len(st.get('final_random_deadheads', [])) + st.get('deadheads_train', 0),
                 'budget': st['budget'], 'initial_size': st['initial_size'], 'final_size': self.model_size(m),
-                'cycles': cfg.cycles, 'log': st['log'], 'train_log': trainer.history, 'genotype': m.genotype(),
-                'config': json.loads(cfg.to_json())}
+                'cycles': cfg.cycles, 'log': st['log'], 'train_log': trainer.history, 'config': json.loads(cfg.to_json())}
+
+    def run(self, stop_after:int|None=None, # train or decide at most this many steps in this call (a "kill", for tests)
+            progress:bool=True, # show a progress bar over the steps
+           ) -> OneShotResult:
+        "Run the remaining cycles and the final training on the shared loop; return the `OneShotResult` (unfinished: `cycles_done`)."
+        return OneShotSearch(self, self.out, progress=progress).run(stop_after)
 
 def spider_search(model:BonsaiNet, # the starting model, e.g. spider_model(...) (not modified)
                   data, # a DataBundle or a dataset name
-                  metric:str='min-variance', cycles:int=3, epochs_per_cycle:int=4, mutations_per_cycle:int=3,
-                  train_epochs:int=8, memory_budget=None, lr:float=0.05, batch_size:int=64, seed:int=0,
+                  metric:str='min-variance', # how edges are chosen for mutation: one of METRICS
+                  cycles:int=3, # mutation cycles
+                  epochs_per_cycle:int=4, # training epochs per cycle (and the deadhead window)
+                  mutations_per_cycle:int=3, # n: mutation opportunities per cycle
+                  train_epochs:int=8, # E_train: epochs of the final free training
+                  memory_budget=None, # s_max: bytes, 'P%' of the starting model's estimated size, or None (no gate)
+                  lr:float=0.05, # peak learning rate (cosine schedule)
+                  batch_size:int=64,
+                  seed:int=0, # seed of everything (cycles, loaders, scores derive theirs from it)
                   out_dir=None, # checkpoint folder; a search resumes from it
-                  random_variant:int|None=None, dh_template:list|None=None, final_random_deadheads:int|None=None,
-                  size_of_edge:Callable|None=None, model_size:Callable|None=None, # the memory gate's sizes
-                  stop_after:int|None=None, # stop after this many cycles + final epochs in this call
+                  random_variant:int|None=None, # 1-4: a Table 5.1 baseline instead of guided growth
+                  dh_template:list|None=None, # variants 1 and 4: deadheads per cycle (None: the thesis' vector, scaled)
+                  final_random_deadheads:int|None=None, # variant 1: random deadheads before the final training
+                  size_of_edge:Callable|None=None, model_size:Callable|None=None, # the memory gate's sizes (default: estimates)
+                  stop_after:int|None=None, # stop after this many steps (cycle epochs, random cycles, final epochs) in this call
+                  progress:bool=True, # show a progress bar over the steps
                   **kw, # further SpiderConfig fields (window, per_cell, n_good, weight_decay, ...)
-                 ) -> dict:
-    "Run SpiderNet (Algorithm 6) or a Table 5.1 baseline, resumably; return accuracies, size, times, mutations, deadheads, genotype and model."
+                 ) -> OneShotResult:
+    "Run SpiderNet (Algorithm 6) or a Table 5.1 baseline on the shared one-shot loop, resumably; return its `OneShotResult` (with the model)."
     cfg = SpiderConfig.from_dict(dict(metric=metric, cycles=cycles, epochs_per_cycle=epochs_per_cycle, mutations_per_cycle=mutations_per_cycle,
                                       train_epochs=train_epochs, memory_budget=memory_budget, lr=lr, batch_size=batch_size, seed=seed,
                                       random_variant=random_variant, dh_template=dh_template,
                                       final_random_deadheads=final_random_deadheads, **kw))
-    return SpiderSearch(model, data, cfg, out_dir, size_of_edge, model_size).run(stop_after)
+    return SpiderSearch(model, data, cfg, out_dir, size_of_edge, model_size).run(stop_after, progress)

@@ -38,15 +38,15 @@ def test_killed_run_resumes_to_the_same_result(whole, tmp_path):
     p = subprocess.Popen([EXE, *ARGS, '--out', str(out)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
     while time.time() - t0 < 300:
-        st = out / 'state.json'
+        st = out / 'progress.json'                                 # written (atomically) after each checkpoint
         if st.exists():
             try:
-                if len(json.loads(st.read_text())['log']) >= 2: break
+                if json.loads(st.read_text())['epoch'] >= 2: break
             except ValueError: pass
         if p.poll() is not None: break
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()
-    done = len(json.loads((out / 'state.json').read_text())['log'])
+    done = json.loads((out / 'progress.json').read_text())['epoch']
     assert 2 <= done < 4, f"the kill came too late to test anything ({done} epochs done)"
     assert not (out / 'result.json').exists()
     run(*ARGS, '--out', str(out))
