@@ -331,7 +331,7 @@ def cmd_nasib(args):
     data = get_dataset(args.dataset, root=args.root, fraction=args.fraction, seed=args.seed)
     cfg = NasibConfig(m=args.superkernel, layers=args.layers, C=args.channels, narrow=args.narrow, shared=args.shared, lam=args.lam,
                       lr=args.lr, batch_size=args.batch_size, train_epochs=args.train_epochs, seed=args.seed)
-    res, out = nasib_search(data, args.budget, out_dir=args.out, cfg=cfg, quiet=args.quiet), Path(args.out)
+    res, out = nasib_search(data, args.budget, out_dir=args.out, cfg=cfg, progress=not args.quiet), Path(args.out)
     if not res.finished:
         print(f"{res.method}: stopped after epoch {res.epoch} of {res.total_epochs}; rerun the same command to continue"); return res
     fig = plt.figure(figsize=(13, 6)); gs = fig.add_gridspec(2, 3, height_ratios=[1, 0.8])
