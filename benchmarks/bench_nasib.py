@@ -158,11 +158,13 @@ def main(argv=None):
                  f"m = {sizes[0]}) under each wall-time budget: the first epoch is timed, the budget buys "
                  "`total_epochs = budget // epoch time` (§2.1), and the search stops early if an epoch would overrun. 'Used' is the search's "
                  "own wall time (its epochs, α passes and validation), without the final network's training.\n\n"
-                 "| requested budget, s | epoch time, s | epochs bought | used, s | used / requested | final training, s |\n|---|---|---|---|---|---|\n" +
+                 "| requested budget, s | epoch time, s | epochs bought | used, s | used / requested | final training and start-up, s |\n|---|---|---|---|---|---|\n" +
                  '\n'.join(f"| {b:g} | {es:.2f} | {e} | {u:.1f} | {u / b:.2f} | {f:.1f} |" for b, e, es, u, f in br) +
-                 f"\n\nUsed / requested: {', '.join(f'{u / b:.2f}' for b, e, es, u, f in br)}. The search plans its epochs from one timed epoch and "
-                 "does not re-plan, so a machine that slows down (or speeds up) after the timing moves the used time away from the budget; "
-                 "the final network's training is outside the budget, as in the paper's 'search time'.")
+                 f"\n\nUsed / requested: {', '.join(f'{u / b:.2f}' for b, e, es, u, f in br)}. The search plans its epochs from one timed epoch "
+                 "(Algorithm 1) and before every epoch stops if the time spent plus the mean epoch time so far would exceed the budget, so it "
+                 "overruns only when its last epoch is slower than the mean; when later epochs run faster than the timed one (warm caches, "
+                 "less load) part of the budget is left unused. The final network's training (and the process start) is outside the budget, "
+                 "as in the paper's 'search time'.")
         write_section('nasib-budget', 'NASIB: requested time budget against the time used', cmd, body2, out)
     print(f"wrote {out or ROOT / 'BENCHMARKS.md'}")
 
