@@ -131,8 +131,11 @@ def test_cli_bad_input(tmp_path):
 
 
 def test_killed_search_resumes_to_the_uninterrupted_result(tmp_path):
+    from nasbook.cli import main
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
-    run(*ARGS, '--out', str(whole))
+    n = torch.get_num_threads(); torch.set_num_threads(1)                 # as the subprocesses (OMP_NUM_THREADS=1): same numerics
+    try: main([*ARGS, '--out', str(whole)])                               # the uninterrupted run, in this process
+    finally: torch.set_num_threads(n)
     p = subprocess.Popen([EXE, *ARGS, '--out', str(killed)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0, done = time.time(), 0
     while time.time() - t0 < 120 and p.poll() is None:
