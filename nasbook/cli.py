@@ -17,7 +17,7 @@ from .spline_search import SplineSearch
 # %% auto #0
 __all__ = ['SPACES', 'COMMANDS', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets', 'run_named_search',
            'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider', 'load_checkpoint', 'cmd_shap_edges',
-           'add_search_args', 'parser', 'main']
+           'add_search_args', 'parser', 'main', 'cmd_nasib']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
 def cnn_width_space() -> SearchSpace:
@@ -351,3 +351,43 @@ def main(argv=None):
     except NasbookError as e:
         print(f"nasbook {args.command}: error: {e}", file=sys.stderr); raise SystemExit(2)
     return 0
+
+# %% ../nbs/80_cli.ipynb #6e0508cf
+def cmd_nasib(args):
+    from nasbook.nasib import NasibConfig, nasib_search, plot_search_history, draw_genotype
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    data = get_dataset(args.dataset, root=args.root, fraction=args.fraction, seed=args.seed)
+    cfg = NasibConfig(m=args.superkernel, layers=args.layers, C=args.channels, narrow=args.narrow, shared=args.shared, lam=args.lam,
+                      lr=args.lr, batch_size=args.batch_size, train_epochs=args.train_epochs, seed=args.seed)
+    res, out = nasib_search(data, args.budget, out_dir=args.out, cfg=cfg, progress=not args.quiet), Path(args.out)
+    if not res.finished:
+        print(f"{res.method}: stopped after epoch {res.epoch} of {res.total_epochs}; rerun the same command to continue"); return res
+    fig = plt.figure(figsize=(13, 6)); gs = fig.add_gridspec(2, 3, height_ratios=[1, 0.8])
+    plot_search_history(res.history, [fig.add_subplot(gs[0, i]) for i in range(3)])
+    draw_genotype(res.genotype, fig.add_subplot(gs[1, :]), title=f"{res.method}: the kernel chosen at each of {len(res.genotype['ops'])} layers (dashed: reductions)")
+    fig.tight_layout(); fig.savefig(out / 'nasib.png', dpi=100); plt.close(fig)
+    print(f"{res.method}: {' '.join(res.genotype['ops'])}")
+    print(f"child test top-1 {res.test_top1:.4f}, {res['params']:,} parameters; {res['search_epochs']} search epochs in "
+          f"{res['search_seconds']:.1f} s (budget {res['budget']}) -> {out}/result.json, {out}/nasib.png")
+    return res
+
+def _add_nasib(sub):
+    p = sub.add_parser('nasib', help='NASIB: superkernel search within a time budget (Singh et al., Algorithm 1)')
+    p.add_argument('--dataset', default='digits', choices=[d for d in DATASETS if d != 'imagefolder'], help='dataset (default: digits, bundled)')
+    p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
+    p.add_argument('--fraction', type=_positive(float), default=None, help='use this fraction of each class of the training images')
+    p.add_argument('--budget', default='5m', help="search epochs (12) or wall time: 30s, 10m, 2h, 1.5gpu-days (default 5m)")
+    p.add_argument('--superkernel', type=_positive(int), default=5, help='superkernel size m: candidates i×j for 1 <= i, j <= m (paper: 9)')
+    p.add_argument('--narrow', action='store_true', help="NASIB-1: ENAS's six operations instead of the superkernel")
+    p.add_argument('--shared', action='store_true', help='superkernel candidates share one m×m weight (centred crops)')
+    p.add_argument('--layers', type=_positive(int), default=12, help='searchable layers L (reductions after L//3 and 2L//3)')
+    p.add_argument('--channels', type=_positive(int), default=16, help='channels of every layer')
+    p.add_argument('--lam', type=_positive(float), default=0.05, help='temperature λ of the exploitation policy P2 (Eq. 4)')
+    p.add_argument('--train-epochs', type=_nonneg_int, default=10, help='epochs of the final network, trained from scratch')
+    p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)
+    p.add_argument('--seed', type=_nonneg_int, default=0)
+    p.add_argument('--out', required=True, help='output folder: checkpoint.pt, result.json, nasib.png (rerun to resume)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=cmd_nasib)
+
+COMMANDS['nasib'] = _add_nasib
