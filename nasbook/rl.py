@@ -413,7 +413,7 @@ class RLSearch(DecisionStrategy):
                 self.opt.zero_grad(); loss.backward(); self.opt.step()
         for r in R.tolist(): b = self.baseline_decay * b + (1 - self.baseline_decay) * r
         self.baseline, self.updates = b, self.updates + 1
-        rec = {'update': self.updates, 'reward_mean': float(R.mean()), 'baseline': b, 'entropy': float(ent.mean()), 'loss': float(loss.detach())}
+        rec = {'update': self.updates, 'reward_mean': float(R.mean()), 'baseline': b, 'entropy': float(ent.detach().mean()), 'loss': float(loss.detach())}
         self.log.append(rec); return rec
 
     def describe(self):
