@@ -105,3 +105,18 @@ def test_random_search_is_seeded_and_uniform(tmp_path):
     assert c.evaluated == 18 and c.best_value == a.best_value
     # 20 op decisions per genotype, 3 of the 13 ops are separable: the mean count is near 20 × 3/13 ≈ 4.6
     assert abs(np.mean([r['value'] for r in a.records]) - 20 * 3 / 13) < 1.0
+
+def test_controller_of_nasbook_rl_searches_the_cell_space():
+    "The contract with nasbook.rl: NASNetSpace is a DecisionSpace; PPO over it asks valid genotypes on the shared loop."
+    from nasbook.rl import RLSearch, TokenMatch, check_decision_space, random_tokens, Controller
+    sp = NASNetSpace()
+    ds, kinds = check_decision_space(sp)
+    assert ds == sp.decisions and set(kinds) == {'input', 'op', 'combine'}
+    ctl = Controller.for_space(sp, hidden=16, layers=1)
+    assert ctl.kinds == {'input': 6, 'op': 13, 'combine': 2}       # inputs of block 4 choose among 6 states
+    toks, lp, _ = ctl.sample(sp, 3, torch.Generator().manual_seed(0))
+    for t in toks: assert sp.encode(sp.decode(t)) == t
+    ev = TokenMatch(sp, seed=1)
+    res = run_search(RLSearch(sp, seed=0, method='ppo', batch=4, lr=0.01), ev, budget=8, progress=False)
+    assert len(res.records) == 8 and all(r['status'] == 'ok' for r in res.records)
+    for r in res.records: sp.validate(r['config'])
