@@ -172,3 +172,18 @@ def test_bad_input_names_the_argument(fn, msg):
 def test_tell_of_an_unasked_architecture_is_an_error():
     sp = NASRLSpace(2); st = RLSearch(sp)
     with pytest.raises(ConfigError, match='did not ask'): st.tell(sp.decode([0] * len(sp.decisions)), Measurement(.5))
+
+# -- CLI and benchmark -------------------------------------------------------------------------------------------
+def test_cli_bad_strategy_is_a_clear_error(nasbook_cmd, tmp_path):
+    r = subprocess.run([nasbook_cmd, 'nasnet', '--strategy', 'evolution', '--out', str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--strategy: invalid choice: 'evolution'" in r.stderr
+
+def test_bench_rl_quick_runs(tmp_path):
+    out, fig = tmp_path/'B.md', tmp_path/'fig.png'
+    r = subprocess.run([sys.executable, str(HERE.parent/'benchmarks'/'bench_rl.py'), '--quick', '--out', str(out), '--figure', str(fig)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = out.read_text()
+    assert '<!-- bench:rl-overhead -->' in text and '<!-- bench:rl-vs-random -->' in text
+    assert '| NAS-RL, 6 layers | nasrl | reinforce | 24 |' in text and '| choices 4^5 | ppo |' in text
+    assert 'Command: `python benchmarks/bench_rl.py --quick`' in text and fig.stat().st_size > 10_000
