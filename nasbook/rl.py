@@ -384,8 +384,8 @@ class RLSearch(DecisionStrategy):
         else: raise ConfigError(f"controller must be 'nasrl', 'nasnet' or a dict of Controller arguments, got {controller!r}")
         self.method, self.batch, self.lr, self.baseline_decay, self.entropy_weight = method, batch, lr, baseline_decay, entropy_weight
         self.clip, self.ppo_epochs, self.controller_kw = clip, ppo_epochs, ckw
-        with _OneThread():
-            torch.manual_seed(int(seed))   # the controller's initial weights
+        with _OneThread(), torch.random.fork_rng(devices=[]):   # seed the initial weights without touching the global RNG
+            torch.manual_seed(int(seed))
             self.controller = Controller.for_space(space, **ckw).to(device or 'cpu')
             self.opt = torch.optim.Adam(self.controller.parameters(), lr=lr)
         self.gen = torch.Generator().manual_seed(int(seed))
