@@ -9,7 +9,7 @@ def search(journal, budget, batch, sleep, method) -> dict:
     st = RLSearch(space, seed=11, method=method, batch=4, lr=0.01, entropy_weight=1e-3)
     res = run_search(st, TokenMatch(space, seed=2, delay=sleep), budget, journal=journal, batch_size=batch, seed=11, progress=False)
     return {'best_config': res.best_config, 'best_value': res.best_value, 'evaluated': res.evaluated, 'baseline': st.baseline,
-            'updates': st.updates, 'weights': float(sum(p.double().abs().sum() for p in st.controller.parameters()))}
+            'updates': st.updates, 'weights': float(sum(p.detach().double().abs().sum() for p in st.controller.parameters()))}
 
 if __name__ == '__main__':
     journal, budget, batch, sleep, method = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
