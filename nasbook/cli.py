@@ -17,7 +17,7 @@ from .spline_search import SplineSearch
 # %% auto #0
 __all__ = ['SPACES', 'COMMANDS', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets', 'run_named_search',
            'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider', 'load_checkpoint', 'cmd_shap_edges',
-           'add_search_args', 'parser', 'main', 'cmd_nasib']
+           'add_search_args', 'parser', 'main', 'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
 def cnn_width_space() -> SearchSpace:
@@ -351,6 +351,99 @@ def main(argv=None):
     except NasbookError as e:
         print(f"nasbook {args.command}: error: {e}", file=sys.stderr); raise SystemExit(2)
     return 0
+
+# %% ../nbs/80_cli.ipynb #a1b2rl02
+def run_decision_search(strategy, # an ask/tell strategy over a DecisionSpace (nasbook.rl)
+                        build, # picklable fn(config, bundle) -> nn.Module
+                        args, draw=None, # fn(config, path): picture of the best architecture
+                        reward_epochs:int=1):
+    "Shared body of `nasbook nasrl` and `nasbook nasnet`: evaluator, executor, run_search, figures and summary."
+    from nasbook.plots import plot_search, save_figure
+    out = Path(args.out)
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK): raise ConfigError(f"--out {out}: the folder is not writable")
+    data_kw = {'root': args.root} if args.root else {}
+    if args.fraction: data_kw['fraction'] = args.fraction
+    get_dataset(args.dataset, **data_kw)  # fail now, with a clear message, if the data is missing
+    ev = TrainEvaluator(build, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, data_kw=data_kw)
+    with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
+        res = run_search(strategy, ev, args.budget, journal=out/'journal.jsonl', executor=ex, batch_size=args.parallel,
+                         seed=args.seed, progress=not args.quiet)
+    ax = plot_search(res.records, title=f"nasbook {args.command} --strategy {args.strategy} on {args.dataset}")
+    save_figure(ax.figure, out/'search.png')
+    (out/'controller.json').write_text(json.dumps(getattr(strategy, 'log', []), indent=1))
+    summary = {'best_config': res.best_config, 'best_value': res.best_value, 'best_trial': res.best_trial, 'trials': len(res.records),
+               'evaluated_now': res.evaluated, 'journal': str(res.journal), 'strategy': args.strategy}
+    (out/'summary.json').write_text(json.dumps(summary, indent=1))
+    if res.best_config is not None and draw is not None: draw(res.best_config, out/'best.png')
+    print(f"best {args.command} architecture (trial {res.best_trial}): validation accuracy {res.best_value:.4f} "
+          f"({len(res.records)} trials, {res.evaluated} run now)" if res.best_value is not None else f"no evaluation succeeded; see {out/'journal.jsonl'}")
+    print(f"journal: {out/'journal.jsonl'}  figures: {out/'search.png'}, {out/'best.png'}")
+    return res
+
+def _rl_kw(args, reward):
+    kw = {'reward': reward}
+    if args.strategy != 'random':
+        kw.update(batch=args.controller_batch, lr=args.controller_lr, entropy_weight=args.entropy_weight, controller=args.controller)
+    return kw
+
+def cmd_nasrl(args):
+    from nasbook.rl import NASRLSpace, LayerSchedule, AccuracyReward, make_strategy, build_nasrl, draw_nasrl
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    every = args.every or max(1, -(-args.budget // (8 * args.controller_batch))) * args.controller_batch
+    space = NASRLSpace(args.start_layers, strides=(1, 2) if args.space == 'nasrl-strides' else None)
+    sched = LayerSchedule(args.start_layers, args.add_layers, every, max(args.max_layers, args.start_layers))
+    st = make_strategy(args.strategy, space, args.seed, schedule=sched, **_rl_kw(args, AccuracyReward(args.reward_epochs, args.reward_power)))
+    def draw(config, path):
+        ax = draw_nasrl(config, title=f"best NAS-RL child ({len(config['layers'])} layers)")
+        plt.tight_layout(); ax.figure.savefig(path, dpi=110); plt.close('all')
+    return run_decision_search(st, build_nasrl, args, draw)
+
+def cmd_nasnet(args):
+    from nasbook.rl import AccuracyReward, make_strategy
+    from nasbook.nasnet import NASNetSpace, NASNetBuilder, draw_nasnet_cell
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    space = NASNetSpace(args.blocks)
+    st = make_strategy(args.strategy, space, args.seed, **_rl_kw(args, AccuracyReward(args.reward_epochs, args.reward_power)))
+    def draw(config, path):
+        fig, axs = plt.subplots(1, 2, figsize=(3.2 + 3 * args.blocks, 4))
+        for a, cell in zip(axs, ('normal', 'reduce')): draw_nasnet_cell(config, cell, ax=a, title=f"best {cell} cell")
+        plt.tight_layout(); fig.savefig(path, dpi=110); plt.close('all')
+    return run_decision_search(st, NASNetBuilder(args.cells_c, args.cells_n), args, draw)
+
+def _add_rl_args(p, strategy, batch, lr, controller, reward_epochs, reward_power, entropy):
+    p.add_argument('--strategy', default=strategy, choices=['reinforce', 'ppo', 'random'], help=f"how architectures are chosen (default {strategy})")
+    p.add_argument('--controller', default=controller, choices=['nasrl', 'nasnet'], help='controller shape: nasrl = 2x35 LSTM, nasnet = 1x100 LSTM')
+    p.add_argument('--controller-batch', type=_positive(int), default=batch, help='m: architectures per controller update')
+    p.add_argument('--controller-lr', type=_positive(float), default=lr,
+                   help=f"Adam learning rate of the controller (the paper's {lr:g}; on the synthetic benchmark a few hundred samples move the policy only at ~1e-2)")
+    p.add_argument('--entropy-weight', type=float, default=entropy, help=f"entropy bonus weight (default {entropy:g}; NASNet: 1e-5)")
+    p.add_argument('--reward-epochs', type=_positive(int), default=reward_epochs, help='reward: best validation accuracy of the last K epochs ...')
+    p.add_argument('--reward-power', type=_positive(float), default=reward_power, help='... to this power')
+
+def _add_nasrl(sub):
+    p = add_search_args(sub.add_parser('nasrl', conflict_handler='resolve', help='NAS-RL: a controller RNN designs conv nets layer by layer (Zoph & Le 2017)'),
+                        budget=100, epochs=5)
+    p.add_argument('--space', default='nasrl', choices=['nasrl', 'nasrl-strides'], help='nasrl: strides 1 (the paper main space); nasrl-strides: strides in {1, 2} too')
+    _add_rl_args(p, 'reinforce', 8, 6e-4, 'nasrl', 5, 3., 0.)
+    p.add_argument('--start-layers', type=_positive(int), default=3, help='layers of the first children (paper: 6)')
+    p.add_argument('--add-layers', type=_nonneg_int, default=1, help='layers added every --every samples (paper: 2)')
+    p.add_argument('--every', type=_positive(int), default=None, help='samples between depth increases (paper: 1600; default: an eighth of the budget)')
+    p.add_argument('--max-layers', type=_positive(int), default=10, help='most layers')
+    p.set_defaults(func=cmd_nasrl)
+
+def _add_nasnet(sub):
+    p = add_search_args(sub.add_parser('nasnet', conflict_handler='resolve', help='NASNet: a controller RNN designs normal and reduction cells (Zoph et al. 2018)'),
+                        budget=60, epochs=3)
+    p.add_argument('--space', default='nasnet', choices=['nasnet'], help="NASNet's cell space (B blocks per cell)")
+    _add_rl_args(p, 'ppo', 8, 3.5e-4, 'nasnet', 1, 1., 1e-5)
+    p.add_argument('--blocks', type=_positive(int), default=3, help='B: blocks per cell (paper: 5)')
+    p.add_argument('--cells-c', type=_positive(int), default=8, help='filters of the first cells of the child network')
+    p.add_argument('--cells-n', type=_positive(int), default=1, help='N: normal cells per stage of the child network')
+    p.set_defaults(func=cmd_nasnet)
+
+COMMANDS.update({'nasrl': _add_nasrl, 'nasnet': _add_nasnet})
 
 # %% ../nbs/80_cli.ipynb #6e0508cf
 def cmd_nasib(args):
