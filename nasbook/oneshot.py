@@ -260,7 +260,10 @@ class OneShotSearch:
         if stop_after is not None: check_range('stop_after', stop_after, 0, kind=int)
         ck = self._resume()
         if ck is not None and ck.get('result') is not None and self.epoch == total:
-            return self._result(True, ck['result'])                        # finished before: read back, not re-run
+            r = self._result(True, ck['result'])                           # finished before: read back, not re-run
+            if self.out is not None and not (self.out / 'result.json').exists():  # killed between the checkpoint and result.json
+                atomic_write(self.out / 'result.json', json.dumps(r.to_dict(), indent=1))
+            return r
         if ck is None:
             t0 = time.perf_counter(); m.prepare(self)
             self.seconds['prepare'] = self.seconds.get('prepare', 0.) + time.perf_counter() - t0

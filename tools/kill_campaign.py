@@ -33,6 +33,10 @@ COMMANDS = {
                '--no-sandbox', '--quiet'],
     'spider': ['spider', '--cycles', '2', '--epochs-per-cycle', '1', '--train-epochs', '2', '--scale', '4', '--batch-size', '32',
                '--quiet'],
+    'nasib': ['nasib', '--budget', '3', '--layers', '3', '--channels', '4', '--superkernel', '3', '--train-epochs', '1', '--seed', '1',
+              '--quiet'],
+    'nasrl': ['nasrl', '--budget', '4', '--epochs', '1', '--controller-batch', '2', '--seed', '1', '--quiet'],
+    'nasnet': ['nasnet', '--budget', '4', '--epochs', '1', '--blocks', '2', '--controller-batch', '2', '--seed', '1', '--quiet'],
 }
 # ways to die: a timer (anywhere), or inside the n-th write of a kind
 MODES = ('timer', 'journal:half', 'atomic:half', 'atomic:rename')
