@@ -14,7 +14,7 @@ import torch
 # %% auto #0
 __all__ = ['STATUSES', 'NasbookError', 'ConfigError', 'DataError', 'JournalError', 'check_in', 'check_range', 'set_seed',
            'derive_seed', 'get_device', 'crash_point', 'atomic_write', 'atomic_torch_save', 'read_json', 'torch_load',
-           'Config', 'validate_record', 'Journal']
+           'Config', 'validate_record', 'settings_diff', 'check_settings', 'Journal']
 
 # %% ../nbs/00_core.ipynb #1d000bb7
 class NasbookError(Exception):
@@ -207,6 +207,23 @@ def validate_record(r:dict, where:str='record') -> dict:
     if r['status'] == 'ok' and v is None: raise JournalError(f"{where}: an 'ok' record needs a value")
     return r
 
+# %% ../nbs/00_core.ipynb #31933dbb
+def settings_diff(saved:dict, # the settings a run was started with (as read back from disk)
+                  now:dict, # the settings of the run that wants to continue it
+                 ) -> list:
+    "Names of the settings that differ (after both are normalised as JSON would: tuples become lists)."
+    a, b = json.loads(json.dumps(saved)), json.loads(json.dumps(now))
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+def check_settings(saved:dict, now:dict,
+                   where, # the folder or file holding the saved run, for the message
+                   what:str='run', # 'run', 'search', ...
+                  ):
+    "Raise `ConfigError` naming the differing settings unless `saved` and `now` agree (the one settings check of journals and one-shot checkpoints)."
+    diff = settings_diff(saved, now)
+    if diff: raise ConfigError(f"{where} holds a {what} with other settings (differs in: {', '.join(diff)}); "
+                               "use another output folder or the same settings")
+
 # %% ../nbs/00_core.ipynb #1383bb5f
 class Journal:
     "Append-only JSON-lines record of finished evaluations; each append is durable before it returns."
@@ -223,9 +240,8 @@ class Journal:
         if meta is not None:
             meta = json.loads(json.dumps(meta))  # normalise tuples etc. as JSON would
             if self.meta is None: self._write({'journal': 'nasbook', 'meta': meta}); self.meta = meta
-            elif self.meta != meta:
-                diff = sorted(k for k in set(meta) | set(self.meta) if meta.get(k) != self.meta.get(k))
-                raise JournalError(f"journal {self.path} belongs to another search (differs in: {', '.join(diff)}); "
+            elif settings_diff(self.meta, meta):
+                raise JournalError(f"journal {self.path} belongs to another search (differs in: {', '.join(settings_diff(self.meta, meta))}); "
                                    "use a new output folder or the same settings")
 
     def _read(self):

@@ -13,13 +13,14 @@ import torch
 from fastprogress.fastprogress import progress_bar
 
 import torch.nn as nn
-from .core import ConfigError, NasbookError, atomic_write, atomic_torch_save, torch_load, check_range, set_seed
+from .core import (ConfigError, NasbookError, atomic_write, atomic_torch_save, torch_load, check_range, set_seed,
+                          settings_diff, check_settings)
 from .data import get_dataset
 from .train import Trainer
 
 # %% auto #0
-__all__ = ['BUDGET_KINDS', 'CHECKPOINT_FORMAT', 'TOY_OPS', 'parse_budget', 'settings_diff', 'check_settings', 'OneShotResult',
-           'OneShotMethod', 'Killed', 'OneShotSearch', 'ToyNet', 'ToyMethod']
+__all__ = ['BUDGET_KINDS', 'CHECKPOINT_FORMAT', 'TOY_OPS', 'parse_budget', 'OneShotResult', 'OneShotMethod', 'Killed',
+           'OneShotSearch', 'ToyNet', 'ToyMethod']
 
 # %% ../nbs/06_oneshot.ipynb #3a70e074
 _SECONDS = {'s': 1., 'sec': 1., 'm': 60., 'min': 60., 'h': 3600., 'd': 86400., 'gpu-hours': 3600., 'gpu-h': 3600., 'gpu-days': 86400., 'gpu-d': 86400.}
@@ -73,21 +74,7 @@ def parse_budget(value, # the budget as given: a number or a string with a unit
 # %% ../nbs/06_oneshot.ipynb #33437720
 def _plain(x): return json.loads(json.dumps(x))
 
-def settings_diff(saved:dict, # the settings a run was started with (as read back from disk)
-                  now:dict, # the settings of the run that wants to continue it
-                 ) -> list:
-    "Names of the settings that differ (after both are normalised as JSON would: tuples become lists)."
-    a, b = _plain(saved), _plain(now)
-    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-
-def check_settings(saved:dict, now:dict,
-                   where, # the folder or file holding the saved run, for the message
-                   what:str='run', # 'run', 'search', ...
-                  ):
-    "Raise `ConfigError` naming the differing settings unless `saved` and `now` agree."
-    diff = settings_diff(saved, now)
-    if diff: raise ConfigError(f"{where} holds a {what} with other settings (differs in: {', '.join(diff)}); "
-                               "use another output folder or the same settings")
+# the settings check is core's `settings_diff` / `check_settings`, shared with `Journal`
 
 # %% ../nbs/06_oneshot.ipynb #4caeb51c
 @dataclass
