@@ -11,7 +11,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section
 from nasbook.core import set_seed
-from nasbook.data import get_dataset, TensorLoader, _find_fashion_source, data_root
+from nasbook.data import get_dataset, TensorLoader, find_fashion_source, data_root
 from nasbook.train import Trainer, small_cnn, cosine_lr
 
 
@@ -37,7 +37,7 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, default=64); ap.add_argument('--out', default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    name = 'fashion-mnist' if _find_fashion_source(data_root()) else 'digits'
+    name = 'fashion-mnist' if find_fashion_source(data_root()) else 'digits'
     b = get_dataset(name, fraction=a.fraction if name == 'fashion-mnist' else None)
     x, y = b.train.tensors
     dl = TensorLoader(x, y, a.batch_size, shuffle=True, seed=0)

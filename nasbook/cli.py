@@ -8,7 +8,7 @@ import argparse, json, os, sys
 from pathlib import Path
 
 from .core import ConfigError, NasbookError, Journal, set_seed, atomic_write
-from .data import DATASETS, DEBIAN_FASHION, _find_fashion_source, data_root, get_dataset
+from .data import DATASETS, DEBIAN_FASHION, find_fashion_source, data_root, get_dataset
 from .search import SearchSpace, Int, RandomSearch, run_search
 from .execute import TrainEvaluator, build_small_cnn, get_executor
 from .resnets import build_resnet_widths, build_bl_resnext, resnet_width_space, bl_resnext_space
@@ -42,7 +42,7 @@ def datasets_report(root=None) -> list:
     for name in DATASETS:
         if name == 'digits': rows.append((name, True, 'bundled with scikit-learn'))
         elif name == 'fashion-mnist':
-            src = _find_fashion_source(root)
+            src = find_fashion_source(root)
             rows.append((name, src is not None, str(src) if src else f"missing: apt-get install dataset-fashion-mnist (or IDX files in {root/'FashionMNIST'/'raw'})"))
         elif name == 'imagefolder': rows.append((name, None, 'any folder with train/<class>/ and val/<class>/ images (--root)'))
         else:

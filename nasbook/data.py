@@ -15,7 +15,8 @@ from .core import ConfigError, DataError, check_in, check_range
 
 # %% auto #0
 __all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'batch_bounds', 'MergeTailBatchSampler', 'TensorLoader', 'DataBundle',
-           'stratified_split', 'data_root', 'check_idx', 'folder_classes', 'ClassFolder', 'get_dataset']
+           'stratified_split', 'data_root', 'find_fashion_source', 'check_idx', 'folder_classes', 'ClassFolder',
+           'get_dataset']
 
 # %% ../nbs/01_data.ipynb #4b0bfae6
 def batch_bounds(n:int, # number of samples
@@ -168,7 +169,7 @@ def data_root(root=None) -> Path:
     "Where datasets live: `root`, else $NASBOOK_DATA, else ~/.cache/nasbook/data."
     return Path(root or os.environ.get('NASBOOK_DATA') or Path.home()/'.cache'/'nasbook'/'data').expanduser()
 
-def _find_fashion_source(root:Path):
+def find_fashion_source(root:Path):
     "A folder holding the 4 Fashion-MNIST IDX files (plain or .gz), or None."
     for cand in (root/'FashionMNIST'/'raw', Path(os.environ.get('NASBOOK_FASHION_MNIST', DEBIAN_FASHION))):
         if all((cand/f).exists() or (cand/(f + '.gz')).exists() for f in FASHION_FILES): return cand
@@ -176,7 +177,7 @@ def _find_fashion_source(root:Path):
 
 def _place_fashion(root:Path) -> Path:
     "Make sure root/FashionMNIST/raw holds the unpacked IDX files; return root."
-    src = _find_fashion_source(root)
+    src = find_fashion_source(root)
     if src is None:
         raise DataError("fashion-mnist is not on this machine. Install Debian's package "
                         "(`apt-get install dataset-fashion-mnist`, files in /usr/share/datasets/fashion-mnist), "

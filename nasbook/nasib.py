@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import Config, ConfigError, NasbookError, check_in, check_range, set_seed, derive_seed, torch_load, atomic_torch_save
-from .ops import get_op, FactorizedReduce, _same_pad
+from .ops import get_op, FactorizedReduce, same_pad
 from .train import Trainer, Callback
 from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget, check_settings
 
@@ -52,7 +52,7 @@ class SharedSuperkernel(nn.Module):
         self.bns = nn.ModuleList(nn.BatchNorm2d(C_out) for _ in self.sizes)
     def forward(self, x, k:int):
         i, j = self.sizes[k]; a, b = (self.m - i) // 2, (self.m - j) // 2
-        (t, bo), (l, r) = _same_pad(i), _same_pad(j)
+        (t, bo), (l, r) = same_pad(i), same_pad(j)
         w = self.weight[:, :, a:a + i, b:b + j]
         return self.bns[k](F.conv2d(F.pad(F.relu(x), (l, r, t, bo)), w, stride=self.stride))
 

@@ -12,10 +12,11 @@ import torch.nn.functional as F
 from .core import ConfigError, check_range
 
 # %% auto #0
-__all__ = ['OPS', 'DARTS_OPS', 'ConvIJ', 'DilConv', 'SepConv', 'FactorizedReduce', 'Zero', 'Pool', 'identity', 'get_op']
+__all__ = ['OPS', 'DARTS_OPS', 'same_pad', 'ConvIJ', 'DilConv', 'SepConv', 'FactorizedReduce', 'Zero', 'Pool', 'identity',
+           'get_op']
 
 # %% ../nbs/03_ops.ipynb #ea195c75
-def _same_pad(k:int, dilation:int=1):
+def same_pad(k:int, dilation:int=1):
     "(before, after) padding that keeps the size of a k-wide, dilated kernel at stride 1 (and gives ceil(H/2) at stride 2)."
     tot = dilation * (k - 1)
     return tot // 2, tot - tot // 2
@@ -24,7 +25,7 @@ class ConvIJ(nn.Module):
     "ReLU → i×j conv ('same' padding, any i, j) → BatchNorm."
     def __init__(self, C_in, C_out, stride=1, affine=True, i=3, j=3, dilation=1, groups=1, relu=True, bn=True):
         super().__init__()
-        (t, b), (l, r) = _same_pad(i, dilation), _same_pad(j, dilation)
+        (t, b), (l, r) = same_pad(i, dilation), same_pad(j, dilation)
         self.relu = nn.ReLU(inplace=False) if relu else nn.Identity()
         self.pad = nn.ZeroPad2d((l, r, t, b)) if (t, b) != (l, r) or t != b else None
         p = 0 if self.pad is not None else (t, l)

@@ -11,7 +11,8 @@ from scipy.spatial.distance import cdist
 from .core import NasbookError, ConfigError, check_in, check_range
 
 # %% auto #0
-__all__ = ['ORDERS', 'SMOOTHING_RULES', 'phi', 'SplineUnstable', 'check_residual', 'qr_solve', 'PolyharmonicSpline', 'too_close']
+__all__ = ['ORDERS', 'SMOOTHING_RULES', 'phi', 'SplineUnstable', 'check_residual', 'qr_solve', 'check_bounds',
+           'PolyharmonicSpline', 'too_close']
 
 # %% ../nbs/11_spline.ipynb #9521d131
 ORDERS = (1, 2, 3)
@@ -119,7 +120,11 @@ def _as_points(X, d, name='X'):
     if len(bad): raise ConfigError(f"{name} has non-finite coordinates in rows {bad[:10].tolist()}")
     return X
 
-def _bounds(lower, upper, d=None):
+def check_bounds(lower, # per-dimension lower bounds, or None
+                 upper, # per-dimension upper bounds, or None (give both or neither)
+                 d:int|None=None, # the points' dimension, when known
+                ) -> tuple:
+    "The bounds as float vectors `(lo, hi)` (or `(None, None)`); `ConfigError` unless both or neither are given, of length `d`, finite, with lo < hi."
     if lower is None and upper is None: return None, None
     if lower is None or upper is None: raise ConfigError("give both lower and upper bounds, or neither")
     lo, hi = np.atleast_1d(np.asarray(lower, float)), np.atleast_1d(np.asarray(upper, float))
@@ -144,7 +149,7 @@ class PolyharmonicSpline:
         if isinstance(smoothing, str): check_in('smoothing', smoothing, SMOOTHING_RULES)
         else: check_range('smoothing', smoothing, 0.)
         self.smoothing = smoothing
-        self.lower, self.upper = _bounds(lower, upper)
+        self.lower, self.upper = check_bounds(lower, upper)
         self.max_cond = check_range('max_cond', max_cond, 1., lo_open=True)
         self.safety = check_range('safety', safety, 0., lo_open=True)
         self.coef, self.centre, self.scale = None, 0., 1.
@@ -165,7 +170,7 @@ class PolyharmonicSpline:
         bad = np.flatnonzero(~np.isfinite(y))
         if len(bad): raise ConfigError(f"y has non-finite values at rows {bad[:10].tolist()}; leave failed or diverged measurements out")
         if n < d + 2: raise ConfigError(f"a spline in d={d} dimensions needs at least d+2={d+2} support points, got {n}")
-        if self.lower is not None: _bounds(self.lower, self.upper, d)
+        if self.lower is not None: check_bounds(self.lower, self.upper, d)
         # the interpolant does not change when every point moves by the same vector or is scaled by one factor,
         # but the linear algebra does: far from the origin [1, X] loses its rank in floating point. So we solve in
         # centred coordinates of unit spread and leave the result unchanged.
@@ -245,7 +250,7 @@ def too_close(X, # (n, d) existing points (may have n = 0)
     d = X.shape[1]
     single = np.asarray(x_new).ndim == 1 and d > 1 or np.asarray(x_new).ndim == 0
     Z = _as_points(np.atleast_1d(np.asarray(x_new, float)), d, 'x_new')
-    lo, hi = _bounds(lower, upper, d)
+    lo, hi = check_bounds(lower, upper, d)
     if lo is not None: X, Z = (X - lo) / (hi - lo), (Z - lo) / (hi - lo)
     if len(X) == 0: out = np.zeros(len(Z), bool)
     else:

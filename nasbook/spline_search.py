@@ -11,7 +11,7 @@ from scipy.stats import qmc
 
 from .core import NasbookError, ConfigError, check_in, check_range, derive_seed
 from .search import SearchSpace, Int, Categorical, BaseStrategy
-from .spline import ORDERS, PolyharmonicSpline, SplineUnstable, too_close, _bounds
+from .spline import ORDERS, PolyharmonicSpline, SplineUnstable, too_close, check_bounds
 
 # %% auto #0
 __all__ = ['support_design', 'halton_argmax', 'SplineSearch', 'plot_spline_search']
@@ -22,7 +22,7 @@ def support_design(lower, # per-dimension smallest usable values
                    center=None, # the point "near the d-box center" (default: the midpoint)
                   ) -> np.ndarray:
     "The paper's initial support points: all-max, all-min, centre, all-max but k at min, all-min but k at max (distinct rows)."
-    lo, hi = _bounds(lower, upper)
+    lo, hi = check_bounds(lower, upper)
     d = len(lo)
     c = (lo + hi) / 2 if center is None else np.atleast_1d(np.asarray(center, float))
     if c.shape != (d,): raise ConfigError(f"center must have {d} coordinates, got shape {c.shape}")
@@ -47,7 +47,7 @@ def halton_argmax(f, # vectorised objective: (N, d) array -> (N,) values; non-fi
                   patience:int=6, # stop after this many levels in a row without improvement
                  ) -> tuple:
     "Hierarchical quasi-Monte-Carlo search for the maximum of `f`; return (x_best, f_best, evaluations used)."
-    lo, hi = _bounds(lower, upper)
+    lo, hi = check_bounds(lower, upper)
     check_range('n', n, 1, kind=int); check_range('levels', levels, 1, kind=int); check_range('patience', patience, 1, kind=int)
     check_range('shrink', shrink, 0., 1., lo_open=True); check_range('margin', margin, 0.)
     check_range('seed', seed, 0, kind=(int, np.integer))

@@ -13,8 +13,8 @@ def nasbook_cmd():
     return exe
 
 def fashion_available():
-    from nasbook.data import _find_fashion_source, data_root
-    return _find_fashion_source(data_root()) is not None
+    from nasbook.data import find_fashion_source, data_root
+    return find_fashion_source(data_root()) is not None
 
 def require_fashion():
     """Real-data tests need Fashion-MNIST. CI installs it (.ci/run), so there a missing copy is a failure;

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from conftest import require_fashion
-from nasbook.data import get_dataset, FASHION_FILES, _find_fashion_source, data_root
+from nasbook.data import get_dataset, FASHION_FILES, find_fashion_source, data_root
 from nasbook.core import DataError
 
 def test_imagefolder(tmp_path):
@@ -23,7 +23,7 @@ def test_imagefolder(tmp_path):
 
 def test_mnist_layout_reads_idx_files(tmp_path):
     require_fashion()
-    src = _find_fashion_source(data_root())
+    src = find_fashion_source(data_root())
     raw = tmp_path/'MNIST'/'raw'; raw.mkdir(parents=True)
     for f in FASHION_FILES:
         if (src/f).exists(): shutil.copyfile(src/f, raw/f)
