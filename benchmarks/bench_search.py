@@ -34,6 +34,17 @@ STRATEGIES = {
 SPLINES = [k for k in STRATEGIES if k.startswith('spline')]
 
 
+def nasrl_controller(sp, s):
+    "NAS-RL's controller (nasbook.rl) over the table's grid: one categorical decision per width, REINFORCE with an EMA baseline."
+    from nasbook.rl import ChoiceSpace, RLSearch
+    grid = ChoiceSpace({d.name: list(range(d.low, d.high + 1, getattr(d, 'step', 1) or 1)) for d in sp.dims}, name=sp.name)
+    # the papers' learning rate (6e-4) leaves the controller where it started within 30 children (BENCHMARKS.md,
+    # "RL against random search"), so this uses 0.02 as bench_rl.py does; batches of m = 5 architectures
+    return RLSearch(grid, seed=s, method='reinforce', batch=5, lr=0.02)
+
+STRATEGIES['NAS-RL controller (REINFORCE)'] = nasrl_controller
+
+
 def one_search(table, make, seed, budget, mode, objective='accuracy', batch=1):
     "Regret after each evaluation (padded with its last value when the strategy stopped early), cumulative cost, stop point."
     strat = make(table.space, seed)
@@ -85,7 +96,7 @@ def summary(res):
 
 COLORS = {'random': 'tab:gray', 'TPE (Optuna)': 'tab:blue', 'GP (Optuna GPSampler)': 'tab:purple', 'regularised evolution': 'tab:green',
           'spline, Algorithm 1': 'tab:orange', 'spline, no stop': 'tab:brown', 'spline, noise-aware': 'tab:red', 'spline, noise-aware, 3 hits': 'tab:olive',
-          'spline, smoothing, no stop': 'tab:pink'}
+          'spline, smoothing, no stop': 'tab:pink', 'NAS-RL controller (REINFORCE)': 'tab:cyan'}
 
 def plot_regret(results, path, title):
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt

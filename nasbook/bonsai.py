@@ -67,7 +67,8 @@ class CompressionLoss(Callback):
     "Add λ·‖c̄ − c_aim‖ over the per-cell soft compressions of the chosen cells to the loss (Eqs. 4.18–4.19, 4.32)."
     order = 5
     def __init__(self, lam:float=0.1, cells=(), aim:float=1.):
-        self.lam, self.cells, self.aim, self.last = lam, list(cells), aim, float('nan')
+        self.lam, self.cells, self.aim, self.last = lam, list(cells), aim, None
+    def before_epoch(self): self.last = None   # the log shows this epoch's loss, or None when none was applied
     def after_loss(self):
         if self.lam <= 0 or not self.cells: return
         cbar = torch.stack([cell_compression(self.trainer.model, i) for i in self.cells])
