@@ -15,9 +15,10 @@ from .resnets import build_resnet_widths, build_bl_resnext, resnet_width_space, 
 from .spline_search import SplineSearch
 
 # %% auto #0
-__all__ = ['SPACES', 'COMMANDS', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets', 'run_named_search',
-           'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider', 'load_checkpoint', 'cmd_shap_edges',
-           'add_search_args', 'parser', 'main', 'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib']
+__all__ = ['SPACES', 'COMMANDS', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets', 'search_with_args',
+           'run_named_search', 'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider', 'load_checkpoint',
+           'cmd_shap_edges', 'add_search_args', 'parser', 'main', 'run_decision_search', 'cmd_nasrl', 'cmd_nasnet',
+           'cmd_nasib']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
 def cnn_width_space() -> SearchSpace:
@@ -58,15 +59,11 @@ def cmd_datasets(args):
         print(f"{name:14s} {'yes' if ok else 'no ' if ok is False else '-  '} {where}")
 
 # %% ../nbs/80_cli.ipynb #05bf2c2b
-def run_named_search(strategy_fn, # fn(space, seed) -> strategy
-                     args, extra_meta:dict|None=None,
-                     plot=None, # fn(strategy, result, title) -> matplotlib axes, for search.png (default: plot_search)
-                    ):
-    "Shared body of the search subcommands: build space, evaluator and executor; run; write figure and summary."
-    from nasbook.plots import plot_search, save_figure
-    if args.space not in SPACES: raise ConfigError(f"--space {args.space!r} is unknown; choose one of {', '.join(SPACES)}")
-    space_fn, build = SPACES[args.space]
-    space = space_fn()
+def search_with_args(strategy, # an ask/tell strategy
+                     build, # module-level fn(config, bundle) -> nn.Module, for `TrainEvaluator`
+                     args, # parsed options of `add_search_args`
+                    ) -> tuple:
+    "The part every search subcommand shares: check --out, the data, the evaluator and the executor, then `run_search` (journal in --out); returns (out folder, SearchResult)."
     out = Path(args.out)
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror})") from None
@@ -76,9 +73,20 @@ def run_named_search(strategy_fn, # fn(space, seed) -> strategy
     get_dataset(args.dataset, **data_kw)  # fail now, with a clear message, if the data is missing
     ev = TrainEvaluator(build, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, data_kw=data_kw)
     with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
-        strategy = strategy_fn(space, args.seed)
         res = run_search(strategy, ev, args.budget, journal=out/'journal.jsonl', executor=ex,
                          batch_size=args.parallel, seed=args.seed, progress=not args.quiet)
+    return out, res
+
+def run_named_search(strategy_fn, # fn(space, seed) -> strategy
+                     args, extra_meta:dict|None=None,
+                     plot=None, # fn(strategy, result, title) -> matplotlib axes, for search.png (default: plot_search)
+                    ):
+    "Shared body of the search subcommands: build space, evaluator and executor; run; write figure and summary."
+    from nasbook.plots import plot_search, save_figure
+    if args.space not in SPACES: raise ConfigError(f"--space {args.space!r} is unknown; choose one of {', '.join(SPACES)}")
+    space_fn, build = SPACES[args.space]
+    strategy = strategy_fn(space_fn(), args.seed)
+    out, res = search_with_args(strategy, build, args)
     title = f"{args.command} search, {args.space} on {args.dataset}"
     ax = plot(strategy, res, title) if plot is not None else plot_search(res.records, title=title)
     save_figure((ax[0] if hasattr(ax, '__len__') else ax).figure, out/'search.png')
@@ -359,23 +367,13 @@ def run_decision_search(strategy, # an ask/tell strategy over a DecisionSpace (n
                         reward_epochs:int=1):
     "Shared body of `nasbook nasrl` and `nasbook nasnet`: evaluator, executor, run_search, figures and summary."
     from nasbook.plots import plot_search, save_figure
-    out = Path(args.out)
-    try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK): raise ConfigError(f"--out {out}: the folder is not writable")
-    data_kw = {'root': args.root} if args.root else {}
-    if args.fraction: data_kw['fraction'] = args.fraction
-    get_dataset(args.dataset, **data_kw)  # fail now, with a clear message, if the data is missing
-    ev = TrainEvaluator(build, args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, data_kw=data_kw)
-    with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
-        res = run_search(strategy, ev, args.budget, journal=out/'journal.jsonl', executor=ex, batch_size=args.parallel,
-                         seed=args.seed, progress=not args.quiet)
+    out, res = search_with_args(strategy, build, args)
     ax = plot_search(res.records, title=f"nasbook {args.command} --strategy {args.strategy} on {args.dataset}")
     save_figure(ax.figure, out/'search.png')
-    (out/'controller.json').write_text(json.dumps(getattr(strategy, 'log', []), indent=1))
+    atomic_write(out/'controller.json', json.dumps(getattr(strategy, 'log', []), indent=1))
     summary = {'best_config': res.best_config, 'best_value': res.best_value, 'best_trial': res.best_trial, 'trials': len(res.records),
                'evaluated_now': res.evaluated, 'journal': str(res.journal), 'strategy': args.strategy}
-    (out/'summary.json').write_text(json.dumps(summary, indent=1))
+    atomic_write(out/'summary.json', json.dumps(summary, indent=1))
     if res.best_config is not None and draw is not None: draw(res.best_config, out/'best.png')
     print(f"best {args.command} architecture (trial {res.best_trial}): validation accuracy {res.best_value:.4f} "
           f"({len(res.records)} trials, {res.evaluated} run now)" if res.best_value is not None else f"no evaluation succeeded; see {out/'journal.jsonl'}")
