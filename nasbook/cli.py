@@ -17,8 +17,8 @@ from .spline_search import SplineSearch
 # %% auto #0
 __all__ = ['SPACES', 'COMMANDS', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets', 'search_with_args',
            'run_named_search', 'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider', 'load_checkpoint',
-           'cmd_shap_edges', 'add_search_args', 'parser', 'main', 'run_decision_search', 'cmd_nasrl', 'cmd_nasnet',
-           'cmd_nasib']
+           'cmd_shap_edges', 'add_data_args', 'add_search_args', 'parser', 'main', 'run_decision_search', 'cmd_nasrl',
+           'cmd_nasnet', 'cmd_nasib']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
 def cnn_width_space() -> SearchSpace:
@@ -214,9 +214,7 @@ def cmd_spider(args):
 def _add_spider(sub):
     from nasbook.spider import MUTATION_METRICS
     p = sub.add_parser('spider', help='SpiderNet: grow a minimal model by triangular mutations (Geada 2022, Algorithm 6)')
-    p.add_argument('--dataset', default='digits', choices=[d for d in DATASETS if d != 'imagefolder'], help='dataset (default: digits, bundled)')
-    p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
-    p.add_argument('--fraction', type=_positive(float), default=None, help='use this fraction of each class of the training images')
+    add_data_args(p)
     p.add_argument('--metric', default='min-variance', choices=MUTATION_METRICS, help='how edges are chosen for mutation (§5.3.4, Algorithm 5)')
     p.add_argument('--cycles', type=_positive(int), default=3, help='mutation cycles')
     p.add_argument('--epochs-per-cycle', type=_positive(int), default=4, help='training epochs per cycle (and the deadhead window)')
@@ -317,12 +315,17 @@ def _nonneg_float(s):
     if not v >= 0: raise argparse.ArgumentTypeError(f"{s!r} must be >= 0")
     return v
 
-def add_search_args(p, space='cnn-widths', budget=12, epochs=5):
-    "Options shared by every search subcommand."
-    p.add_argument('--space', default=space, help=f"search space (known: {', '.join(SPACES)})")
+def add_data_args(p):
+    "--dataset, --root and --fraction: the data options of every command that trains."
     p.add_argument('--dataset', default='digits', choices=[d for d in DATASETS if d != 'imagefolder'], help='dataset (default: digits, bundled)')
     p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
     p.add_argument('--fraction', type=_positive(float), default=None, help='use this fraction of each class of the training images (a proxy)')
+    return p
+
+def add_search_args(p, space='cnn-widths', budget=12, epochs=5):
+    "Options shared by every search subcommand."
+    p.add_argument('--space', default=space, help=f"search space (known: {', '.join(SPACES)})")
+    add_data_args(p)
     p.add_argument('--budget', type=_positive(int), default=budget, help='number of evaluations (trainings)')
     p.add_argument('--epochs', type=_positive(int), default=epochs, help='training epochs per evaluation')
     p.add_argument('--batch-size', type=_positive(int), default=32, help='training batch size')
@@ -464,9 +467,7 @@ def cmd_nasib(args):
 
 def _add_nasib(sub):
     p = sub.add_parser('nasib', help='NASIB: superkernel search within a time budget (Singh et al., Algorithm 1)')
-    p.add_argument('--dataset', default='digits', choices=[d for d in DATASETS if d != 'imagefolder'], help='dataset (default: digits, bundled)')
-    p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
-    p.add_argument('--fraction', type=_positive(float), default=None, help='use this fraction of each class of the training images')
+    add_data_args(p)
     p.add_argument('--budget', default='5m', help="search epochs (12) or wall time: 30s, 10m, 2h, 1.5gpu-days (default 5m)")
     p.add_argument('--superkernel', type=_positive(int), default=5, help='superkernel size m: candidates i×j for 1 <= i, j <= m (paper: 9)')
     p.add_argument('--narrow', action='store_true', help="NASIB-1: ENAS's six operations instead of the superkernel")

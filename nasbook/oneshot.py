@@ -129,8 +129,8 @@ class OneShotMethod:
         "May a checkpoint written under `plan` after `epoch` epochs continue this run? (Default: only under the same plan.)"
         return _plain(plan) == _plain(self.plan())
     def total_epochs(self) -> int:
-        "Epochs of the whole run, all phases (the loop steps one at a time)."
-        raise NotImplementedError
+        "Epochs of the whole run, all phases (the loop steps one at a time). Every method must define it."
+        raise TypeError(f"{type(self).__name__} must define total_epochs() (part of the OneShotMethod interface)")
     def trains(self, epoch:int) -> bool:
         "Does the 0-based step `epoch` train? (Default: yes. SpiderNet's random baselines take decisions without training.)"
         return True
@@ -159,8 +159,8 @@ class OneShotMethod:
         "The method's own state (decisions taken, logs, the genotype): what `load_state_dict` needs, without the trainer's."
         return {}
     def load_state_dict(self, state:dict, search) -> None:
-        "Rebuild the supernet and a `Trainer` for it (set `search.trainer`) from `state`; the loop then loads the trainer's weights, optimizer and RNG."
-        raise NotImplementedError
+        "Rebuild the supernet and a `Trainer` for it (set `search.trainer`) from `state`; the loop then loads the trainer's weights, optimizer and RNG. Every method must define it."
+        raise TypeError(f"{type(self).__name__} must define load_state_dict() (part of the OneShotMethod interface)")
 
 # %% ../nbs/06_oneshot.ipynb #0ad3b587
 CHECKPOINT_FORMAT = 'nasbook-oneshot/1'

@@ -92,7 +92,9 @@ class DeadheadPolicy:
     "Base: decide from a pruner's history (list per epoch of per-batch on/off states) whether to deadhead."
     def __init__(self, n:int=4): self.n = check_range('n', n, 1, kind=int)
     def ready(self, history) -> bool: return len(history) >= self.n
-    def decide(self, history) -> bool: raise NotImplementedError
+    def decide(self, history) -> bool:
+        "True when the pruner should be deadheaded; each policy (FixedWindow, SlidingWindow, ...) defines it."
+        raise TypeError(f"{type(self).__name__} must define decide(history) (part of the DeadheadPolicy interface)")
     def __repr__(self): return f"{type(self).__name__}(n={self.n})"
 
 class FixedWindow(DeadheadPolicy):
