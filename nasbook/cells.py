@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, json, math
 import numpy as np
+from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -298,102 +299,121 @@ class CellSupernet(nn.Module):
         logits = self.towers[-1](outs[-1])
         return (logits, *aux) if self.training and aux else logits
 
-    # -- pruners, deadheading and edges ------------------------------------------
-    def pruners(self) -> list:
-        "(key, Pruner) of every live pruner: c{cell}/{u}->{v}/{op} and c{cell}/in/{i}."
-        out = []
-        for i, (h, cell) in enumerate(zip(self.handlers, self.cells)):
-            out += [(f"c{i}/in/{a}", p) for a, p in h.pruners.items()]
-            for k, e in cell.edges.items(): out += [(f"c{i}/{k}/{o}", p) for o, p in e.pruners.items()]
-        return out
 
-    def cell_pruners(self, i:int) -> list:
-        "Live pruners of cell `i` (its handler's included)."
-        return [p for k, p in self.pruners() if k.startswith(f"c{i}/")]
+# %% ../nbs/21_cells.ipynb #c3631b19
+@patch
+def pruners(self:CellSupernet) -> list:
+    "(key, Pruner) of every live pruner: c{cell}/{u}->{v}/{op} and c{cell}/in/{i}."
+    out = []
+    for i, (h, cell) in enumerate(zip(self.handlers, self.cells)):
+        out += [(f"c{i}/in/{a}", p) for a, p in h.pruners.items()]
+        for k, e in cell.edges.items(): out += [(f"c{i}/{k}/{o}", p) for o, p in e.pruners.items()]
+    return out
 
-    def deadhead(self, keys, cascade:bool=True) -> list:
-        "Deadhead the pruners named by `keys` (and, with `cascade`, every op orphaned by it); return the parameters that left."
-        params = []
-        for key in keys:
-            c, rest = key.split('/', 1); cell = self.cells[int(c[1:])]
-            if rest.startswith('in/'):
-                p = self.handlers[int(c[1:])].pruners[rest[3:]]; cell.dead_size += p.size
-                params += self.handlers[int(c[1:])].deadhead(rest[3:])
-            else:
-                ek, op = rest.rsplit('/', 1); e = cell.edges[ek]
-                cell.dead_size += e.pruners[op].size; params += e.deadhead(op)
-        if not cascade: return params
-        cascaded = []
-        while True:
-            extra = [f"c{i}/{k}/{o}" for i, (h, cell) in enumerate(zip(self.handlers, self.cells))
-                     for k in cell.orphans(['in1'] if h.mode == 'bonsai' and not len(h.pruners) else [])
-                     for o in cell.edges[k].live_ops()]
-            if not extra: break
-            cascaded += extra; params += self.deadhead(extra, cascade=False)
-        self.cascaded = cascaded
-        return params
+@patch
+def cell_pruners(self:CellSupernet, i:int # cell index
+                ) -> list:
+    "Live pruners of cell `i` (its handler's included)."
+    return [p for k, p in self.pruners() if k.startswith(f"c{i}/")]
 
-    def edges(self) -> list:
-        "(name, MixedOp) of every edge, name c{cell}/{u}->{v}."
-        return [(f"c{i}/{k}", e) for i, cell in enumerate(self.cells) for k, e in cell.edges.items()]
+@patch
+def deadhead(self:CellSupernet, keys, # pruner keys, as `pruners()` names them
+             cascade:bool=True, # also deadhead every op left on no input-to-output path
+            ) -> list:
+    "Deadhead the pruners named by `keys` (and, with `cascade`, every op orphaned by it); return the parameters that left."
+    params = []
+    for key in keys:
+        c, rest = key.split('/', 1); cell = self.cells[int(c[1:])]
+        if rest.startswith('in/'):
+            p = self.handlers[int(c[1:])].pruners[rest[3:]]; cell.dead_size += p.size
+            params += self.handlers[int(c[1:])].deadhead(rest[3:])
+        else:
+            ek, op = rest.rsplit('/', 1); e = cell.edges[ek]
+            cell.dead_size += e.pruners[op].size; params += e.deadhead(op)
+    if not cascade: return params
+    cascaded = []
+    while True:
+        extra = [f"c{i}/{k}/{o}" for i, (h, cell) in enumerate(zip(self.handlers, self.cells))
+                 for k in cell.orphans(['in1'] if h.mode == 'bonsai' and not len(h.pruners) else [])
+                 for o in cell.edges[k].live_ops()]
+        if not extra: break
+        cascaded += extra; params += self.deadhead(extra, cascade=False)
+    self.cascaded = cascaded
+    return params
 
-    def n_live_ops(self) -> int: return sum(len(e.live_ops()) for _, e in self.edges())
+@patch
+def edges(self:CellSupernet) -> list:
+    "(name, MixedOp) of every edge, name c{cell}/{u}->{v}."
+    return [(f"c{i}/{k}", e) for i, cell in enumerate(self.cells) for k, e in cell.edges.items()]
 
-    def arch_parameters(self) -> list:
-        "The architecture parameters: the weight of every live pruner (the role DARTS' α plays)."
-        return [p.weight for _, p in self.pruners()]
+@patch
+def n_live_ops(self:CellSupernet) -> int: return sum(len(e.live_ops()) for _, e in self.edges())
 
-    # -- genotype and full state ---------------------------------------------------------
-    def genotype(self) -> dict:
-        "The structure that is alive now: per cell its kind, input nodes, node order and the live ops of every edge (JSON-able)."
-        return {'sections': list(self.config['sections'][:self.sections_built]),
-                'cells': [{'kind': 'R' if c.reduction else 'N', 'inputs': list(h.pruners.keys()), 'order': list(c.order), 'edges': c.live_ops()}
-                          for h, c in zip(self.handlers, self.cells)]}
+@patch
+def arch_parameters(self:CellSupernet) -> list:
+    "The architecture parameters: the weight of every live pruner (the role DARTS' α plays)."
+    return [p.weight for _, p in self.pruners()]
 
-    def to_dict(self) -> dict:
-        "The full serialisable description (config, sections built, graphs, live ops, pruner sizes): `from_dict` rebuilds the model from it."
-        return {'config': copy.deepcopy(self.config), 'sections_built': self.sections_built,
-                'cells': [{'order': list(c.order), 'next_id': c.next_id, 'edges': c.live_ops(), 'dead_size': c.dead_size,
-                           'inputs': list(h.pruners.keys()), 'sizes': {k: p.size for k, p in self.pruners() if k.startswith(f"c{i}/")}}
-                          for i, (h, c) in enumerate(zip(self.handlers, self.cells))]}
 
-    @classmethod
-    def from_dict(cls, g:dict) -> 'CellSupernet':
-        "Rebuild the model `to_dict` described (its state_dict then loads)."
-        try: cfg, cells, built = g['config'], g['cells'], g['sections_built']
-        except (KeyError, TypeError) as ex: raise ConfigError(f"the supernet description lacks {ex}; pass what CellSupernet.to_dict() returned") from None
-        m = cls(**cfg, grow=False)
-        for _ in range(built): m.grow()
-        if len(cells) != len(m.cells): raise ConfigError(f"the description has {len(cells)} cells but its config builds {len(m.cells)}")
-        for i, (h, cell, gc) in enumerate(zip(m.handlers, m.cells, cells)):
-            for n in gc['order']:
-                if n not in cell.order:
-                    cell.nodes[n] = Node(cell.C)
-            cell.order, cell.next_id = list(gc['order']), gc['next_id']
-            for k in list(cell.edges.keys()):
-                if k not in gc['edges']: cell.remove_edge(*edge_ends(k))
-            for k, ops in gc['edges'].items():
-                if k not in cell.edges: cell.add_edge(*edge_ends(k))
-                cell.edges[k].keep_only(ops)
-            for n in [n for n in cell.nodes.keys() if n not in cell.order]: del cell.nodes[n]
-            for a in [a for a in h.pruners.keys() if a not in gc['inputs']]: h.deadhead(a)
-            cell.dead_size = gc.get('dead_size', 0.)
-        m._record_input_shapes()
-        sizes = {k: v for gc in cells for k, v in gc.get('sizes', {}).items()}
-        for k, p in m.pruners():
-            if k in sizes: p.size = sizes[k]
-        return m
+# %% ../nbs/21_cells.ipynb #e768d01d
+@patch
+def genotype(self:CellSupernet) -> dict:
+    "The structure that is alive now: per cell its kind, input nodes, node order and the live ops of every edge (JSON-able)."
+    return {'sections': list(self.config['sections'][:self.sections_built]),
+            'cells': [{'kind': 'R' if c.reduction else 'N', 'inputs': list(h.pruners.keys()), 'order': list(c.order), 'edges': c.live_ops()}
+                      for h, c in zip(self.handlers, self.cells)]}
 
-    @torch.no_grad()
-    def reinitialize(self, pruners:bool=False):
-        "Re-draw every weight (§4.5.3: breaks codependence); pruner weights too when `pruners`."
+@patch
+def to_dict(self:CellSupernet) -> dict:
+    "The full serialisable description (config, sections built, graphs, live ops, pruner sizes): `from_dict` rebuilds the model from it."
+    return {'config': copy.deepcopy(self.config), 'sections_built': self.sections_built,
+            'cells': [{'order': list(c.order), 'next_id': c.next_id, 'edges': c.live_ops(), 'dead_size': c.dead_size,
+                       'inputs': list(h.pruners.keys()), 'sizes': {k: p.size for k, p in self.pruners() if k.startswith(f"c{i}/")}}
+                      for i, (h, c) in enumerate(zip(self.handlers, self.cells))]}
+
+@patch(cls_method=True)
+def from_dict(cls:CellSupernet, g:dict) -> 'CellSupernet':
+    "Rebuild the model `to_dict` described (its state_dict then loads)."
+    try: cfg, cells, built = g['config'], g['cells'], g['sections_built']
+    except (KeyError, TypeError) as ex: raise ConfigError(f"the supernet description lacks {ex}; pass what CellSupernet.to_dict() returned") from None
+    m = cls(**cfg, grow=False)
+    for _ in range(built): m.grow()
+    if len(cells) != len(m.cells): raise ConfigError(f"the description has {len(cells)} cells but its config builds {len(m.cells)}")
+    for i, (h, cell, gc) in enumerate(zip(m.handlers, m.cells, cells)):
+        for n in gc['order']:
+            if n not in cell.order:
+                cell.nodes[n] = Node(cell.C)
+        cell.order, cell.next_id = list(gc['order']), gc['next_id']
+        for k in list(cell.edges.keys()):
+            if k not in gc['edges']: cell.remove_edge(*edge_ends(k))
+        for k, ops in gc['edges'].items():
+            if k not in cell.edges: cell.add_edge(*edge_ends(k))
+            cell.edges[k].keep_only(ops)
+        for n in [n for n in cell.nodes.keys() if n not in cell.order]: del cell.nodes[n]
+        for a in [a for a in h.pruners.keys() if a not in gc['inputs']]: h.deadhead(a)
+        cell.dead_size = gc.get('dead_size', 0.)
+    m._record_input_shapes()
+    sizes = {k: v for gc in cells for k, v in gc.get('sizes', {}).items()}
+    for k, p in m.pruners():
+        if k in sizes: p.size = sizes[k]
+    return m
+
+
+# %% ../nbs/21_cells.ipynb #a85d841d
+@patch
+def reinitialize(self:CellSupernet, pruners:bool=False # reset the pruner weights to `init` too
+                ) -> CellSupernet:
+    "Re-draw every weight (§4.5.3: breaks codependence); pruner weights too when `pruners`. Returns the model."
+    with torch.no_grad():
         for mod in self.modules():
             if isinstance(mod, Pruner):
                 if pruners: mod.weight.fill_(self.config['init'])
             elif hasattr(mod, 'reset_parameters') and mod is not self: mod.reset_parameters()
             if isinstance(mod, nn.BatchNorm2d): mod.reset_running_stats()
-        return self
+    return self
 
+
+# %% ../nbs/21_cells.ipynb #2480b63d
 def bonsai_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
                  n_classes:int=10,
                  scale:int=16, # channels of the stem and the first cell (§4.7, item 2)
