@@ -6,6 +6,7 @@
 from __future__ import annotations
 import itertools, json
 import numpy as np
+from fastcore.basics import patch
 from scipy.spatial.distance import cdist
 from scipy.stats import qmc
 
@@ -150,92 +151,12 @@ class SplineSearch(BaseStrategy):
         plain = lambda v: v.item() if hasattr(v, 'item') else v
         return ({k: plain(v) for k, v in cen.items()} or None, {k: [plain(v) for v in ab] for k, ab in box.items()} or None, lo, hi, c)
 
-    # continuous dimensions live in the unit box; discrete ones pick the spline (`combo`)
-    def _config(self, u, combo):
-        vals = {d.name: d.from_unit(float(x)) for d, x in zip(self.cont, u)} | {d.name: v for d, v in zip(self.disc, combo)}
-        return {k: vals[k] for k in self.space.names}
-    def _unit(self, config): return np.array([d.to_unit(config[d.name]) for d in self.cont])
-    def _combo(self, config): return self.combos.index([config[d.name] for d in self.disc])
-    def _snap(self, U):
-        "Unit coordinates of the grid points the rows of U round to (a vectorised `to_unit(from_unit(u))`)."
-        U = np.clip(np.asarray(U, float), 0., 1.).copy()
-        for j, d in enumerate(self.cont):
-            if not isinstance(d, Int): continue
-            a, b = (np.log(d.low), np.log(d.high)) if d.log else (d.low, d.high)
-            x = np.exp(a + U[:, j] * (b - a)) if d.log else a + U[:, j] * (b - a)
-            if d.step > 1: x = d.low + d.step * np.rint((x - d.low) / d.step)
-            r = np.clip(np.rint(x), d.low, d.high)
-            U[:, j] = ((np.log(r) if d.log else r) - a) / (b - a)
-        return U
-    def _known(self, ci):
-        "Unit coordinates of the known points of spline `ci`, and a mask of those that were told and never 'ok'."
-        ok, told = {_key(c) for c, m in self.history if m.ok}, {_key(c) for c, m in self.history}
-        items = [(u, k in told and k not in ok) for k, (cj, u) in self._asked.items() if cj == ci]
-        return np.array([u for u, _ in items]).reshape(-1, len(self.cont)), np.array([b for _, b in items], bool)
-    def _admissible(self, U, known, bad):
-        "Rows of U that keep `min_dist` from every known point and lie nearer to a point that did not fail than to one that did."
-        U = np.atleast_2d(U)
-        ok = ~too_close(known, U, self.min_dist)
-        if bad.any() and (~bad).any(): ok &= cdist(U, known[~bad]).min(1) < cdist(U, known[bad]).min(1)
-        return ok
-    def _support(self, ci):
-        "Unit coordinates and values of the 'ok' measurements of spline `ci` (repeated configurations averaged)."
-        pts = {}
-        for c, m in self.history:
-            if m.ok and self._combo(c) == ci: pts.setdefault(_key(c), (self._unit(c), []))[1].append(m.value)
-        return np.array([u for u, _ in pts.values()]).reshape(-1, len(self.cont)), np.array([np.mean(v) for _, v in pts.values()])
-    def _register(self, entry):
-        cfg = entry['config']; self._asked[_key(cfg)] = (self._combo(cfg), self._unit(cfg)); self._pending[_key(cfg)] = entry
-        return cfg
-
     def ask(self) -> dict:
         "The next configuration: a design point, else the rounded argmax of the best spline (or a fallback)."
         self._n_ask += 1
         if self._queue: return self._register({'ask': self._n_ask, 'config': self._queue.pop(0), 'source': 'design', 'predicted': None})
         entry = self._from_splines() or self._explore()
         return self._register(entry) if entry['source'] != 'exhausted' else entry['config']
-
-    def _from_splines(self):
-        dc, best, maxima = len(self.cont), None, [None] * len(self.combos)
-        box = (np.zeros(dc), np.ones(dc), self.n_samples, self.levels, self.shrink)
-        for ci, combo in enumerate(self.combos):
-            U, y = self._support(ci)
-            if len(y) < dc + 2: continue
-            # cross-validation needs points to spare: below 3(d+1) the spline interpolates (Algorithm 1) whatever `smoothing` says
-            sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
-            try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y)
-            except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': combo, 'error': str(e)}); continue
-            known, bad = self._known(ci)
-            x, _, _ = halton_argmax(s, *box, seed=derive_seed(self.seed, 'argmax', self._n_ask, ci), patience=self.patience)
-            cfg, source = self._config(x, combo), 'spline'
-            if not self._admissible(self._unit(cfg), known, bad)[0]:
-                def masked(X):
-                    U = self._snap(X)
-                    return np.where(self._admissible(U, known, bad), s(U), -np.inf)
-                source = 'spline-fallback'
-                try: x, _, _ = halton_argmax(masked, *box, seed=derive_seed(self.seed, 'fallback', self._n_ask, ci), patience=self.patience)
-                except NasbookError: continue                      # no admissible point found for this spline
-                cfg = self._config(x, combo)
-                if not self._admissible(self._unit(cfg), known, bad)[0]: continue
-            maxima[ci] = float(s(self._unit(cfg)[None])[0])
-            if best is None or maxima[ci] > best['predicted']:
-                best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci], 'sigma': s.sigma, 'smoothing': s.lam}
-        if best is not None: best['maxima'] = maxima
-        return best
-
-    def _explore(self):
-        rng = np.random.default_rng(derive_seed(self.seed, 'explore', self._n_ask))
-        best, far = None, -1.
-        for h in qmc.Halton(len(self.space), scramble=True, seed=rng).random(self.n_samples):
-            cfg = self.space.from_unit(h)
-            if _key(cfg) in self._asked: continue
-            known = self._known(self._combo(cfg))[0]
-            dist = cdist(self._unit(cfg)[None], known).min() if len(known) else np.inf
-            if dist > far: best, far = cfg, dist
-        if best is None:   # every candidate is known: measure the best point again and stop
-            self._finished = True
-            return {'ask': self._n_ask, 'config': self.x_top or self.design[0], 'source': 'exhausted', 'predicted': None}
-        return {'ask': self._n_ask, 'config': best, 'source': 'explore', 'predicted': None}
 
     def tell(self, config:dict, measurement):
         "Record a measurement; finish when a spline's prediction met it within `eps` (Algorithm 1's stopping rule)."
@@ -267,6 +188,101 @@ class SplineSearch(BaseStrategy):
                 'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
                 **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {}),
                 **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {})}
+
+# %% ../nbs/12_spline_search.ipynb #0f9c0c4e
+@patch
+def _config(self:SplineSearch, u, combo):
+    vals = {d.name: d.from_unit(float(x)) for d, x in zip(self.cont, u)} | {d.name: v for d, v in zip(self.disc, combo)}
+    return {k: vals[k] for k in self.space.names}
+@patch
+def _unit(self:SplineSearch, config): return np.array([d.to_unit(config[d.name]) for d in self.cont])
+@patch
+def _combo(self:SplineSearch, config): return self.combos.index([config[d.name] for d in self.disc])
+@patch
+def _snap(self:SplineSearch, U):
+    "Unit coordinates of the grid points the rows of U round to (a vectorised `to_unit(from_unit(u))`)."
+    U = np.clip(np.asarray(U, float), 0., 1.).copy()
+    for j, d in enumerate(self.cont):
+        if not isinstance(d, Int): continue
+        a, b = (np.log(d.low), np.log(d.high)) if d.log else (d.low, d.high)
+        x = np.exp(a + U[:, j] * (b - a)) if d.log else a + U[:, j] * (b - a)
+        if d.step > 1: x = d.low + d.step * np.rint((x - d.low) / d.step)
+        r = np.clip(np.rint(x), d.low, d.high)
+        U[:, j] = ((np.log(r) if d.log else r) - a) / (b - a)
+    return U
+@patch
+def _known(self:SplineSearch, ci):
+    "Unit coordinates of the known points of spline `ci`, and a mask of those that were told and never 'ok'."
+    ok, told = {_key(c) for c, m in self.history if m.ok}, {_key(c) for c, m in self.history}
+    items = [(u, k in told and k not in ok) for k, (cj, u) in self._asked.items() if cj == ci]
+    return np.array([u for u, _ in items]).reshape(-1, len(self.cont)), np.array([b for _, b in items], bool)
+@patch
+def _admissible(self:SplineSearch, U, known, bad):
+    "Rows of U that keep `min_dist` from every known point and lie nearer to a point that did not fail than to one that did."
+    U = np.atleast_2d(U)
+    ok = ~too_close(known, U, self.min_dist)
+    if bad.any() and (~bad).any(): ok &= cdist(U, known[~bad]).min(1) < cdist(U, known[bad]).min(1)
+    return ok
+@patch
+def _support(self:SplineSearch, ci):
+    "Unit coordinates and values of the 'ok' measurements of spline `ci` (repeated configurations averaged)."
+    pts = {}
+    for c, m in self.history:
+        if m.ok and self._combo(c) == ci: pts.setdefault(_key(c), (self._unit(c), []))[1].append(m.value)
+    return np.array([u for u, _ in pts.values()]).reshape(-1, len(self.cont)), np.array([np.mean(v) for _, v in pts.values()])
+@patch
+def _register(self:SplineSearch, entry):
+    cfg = entry['config']; self._asked[_key(cfg)] = (self._combo(cfg), self._unit(cfg)); self._pending[_key(cfg)] = entry
+    return cfg
+
+
+# %% ../nbs/12_spline_search.ipynb #1f16ec7e
+@patch
+def _from_splines(self:SplineSearch):
+    dc, best, maxima = len(self.cont), None, [None] * len(self.combos)
+    box = (np.zeros(dc), np.ones(dc), self.n_samples, self.levels, self.shrink)
+    for ci, combo in enumerate(self.combos):
+        U, y = self._support(ci)
+        if len(y) < dc + 2: continue
+        # cross-validation needs points to spare: below 3(d+1) the spline interpolates (Algorithm 1) whatever `smoothing` says
+        sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+        try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y)
+        except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': combo, 'error': str(e)}); continue
+        known, bad = self._known(ci)
+        x, _, _ = halton_argmax(s, *box, seed=derive_seed(self.seed, 'argmax', self._n_ask, ci), patience=self.patience)
+        cfg, source = self._config(x, combo), 'spline'
+        if not self._admissible(self._unit(cfg), known, bad)[0]:
+            def masked(X):
+                U = self._snap(X)
+                return np.where(self._admissible(U, known, bad), s(U), -np.inf)
+            source = 'spline-fallback'
+            try: x, _, _ = halton_argmax(masked, *box, seed=derive_seed(self.seed, 'fallback', self._n_ask, ci), patience=self.patience)
+            except NasbookError: continue                      # no admissible point found for this spline
+            cfg = self._config(x, combo)
+            if not self._admissible(self._unit(cfg), known, bad)[0]: continue
+        maxima[ci] = float(s(self._unit(cfg)[None])[0])
+        if best is None or maxima[ci] > best['predicted']:
+            best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci], 'sigma': s.sigma, 'smoothing': s.lam}
+    if best is not None: best['maxima'] = maxima
+    return best
+
+
+# %% ../nbs/12_spline_search.ipynb #d946263a
+@patch
+def _explore(self:SplineSearch):
+    rng = np.random.default_rng(derive_seed(self.seed, 'explore', self._n_ask))
+    best, far = None, -1.
+    for h in qmc.Halton(len(self.space), scramble=True, seed=rng).random(self.n_samples):
+        cfg = self.space.from_unit(h)
+        if _key(cfg) in self._asked: continue
+        known = self._known(self._combo(cfg))[0]
+        dist = cdist(self._unit(cfg)[None], known).min() if len(known) else np.inf
+        if dist > far: best, far = cfg, dist
+    if best is None:   # every candidate is known: measure the best point again and stop
+        self._finished = True
+        return {'ask': self._n_ask, 'config': self.x_top or self.design[0], 'source': 'exhausted', 'predicted': None}
+    return {'ask': self._n_ask, 'config': best, 'source': 'explore', 'predicted': None}
+
 
 # %% ../nbs/12_spline_search.ipynb #81707820
 def plot_spline_search(strategy:SplineSearch, # a SplineSearch that has been told its measurements (e.g. after run_search)
