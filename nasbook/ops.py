@@ -9,21 +9,33 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import ConfigError, check_range
+from .core import ConfigError, check_in, check_range
 
 # %% auto #0
 __all__ = ['OPS', 'DARTS_OPS', 'same_pad', 'ConvIJ', 'DilConv', 'SepConv', 'FactorizedReduce', 'Zero', 'Pool', 'identity',
            'get_op']
 
 # %% ../nbs/03_ops.ipynb #ea195c75
-def same_pad(k:int, dilation:int=1):
-    "(before, after) padding that keeps the size of a k-wide, dilated kernel at stride 1 (and gives ceil(H/2) at stride 2)."
+def same_pad(k:int, # kernel size along one axis
+             dilation:int=1, # kernel dilation
+            ) -> tuple:
+    "(before, after) padding that keeps the size of a k-wide, dilated kernel at stride 1 (and gives ceil(H/2) at stride 2); asymmetric for even k."
     tot = dilation * (k - 1)
     return tot // 2, tot - tot // 2
 
 class ConvIJ(nn.Module):
-    "ReLU → i×j conv ('same' padding, any i, j) → BatchNorm."
-    def __init__(self, C_in, C_out, stride=1, affine=True, i=3, j=3, dilation=1, groups=1, relu=True, bn=True):
+    "ReLU → i×j conv ('same' padding, any i, j) → BatchNorm: (N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride))."
+    def __init__(self, C_in:int, # input channels
+                 C_out:int, # output channels
+                 stride:int=1, # 1 or 2
+                 affine:bool=True, # learnable BatchNorm scale and shift
+                 i:int=3, # kernel height
+                 j:int=3, # kernel width
+                 dilation:int=1, # kernel dilation
+                 groups:int=1, # conv groups (C_in: depthwise)
+                 relu:bool=True, # apply the leading ReLU
+                 bn:bool=True, # apply the trailing BatchNorm
+                ):
         super().__init__()
         (t, b), (l, r) = same_pad(i, dilation), same_pad(j, dilation)
         self.relu = nn.ReLU(inplace=False) if relu else nn.Identity()
@@ -36,9 +48,17 @@ class ConvIJ(nn.Module):
         if self.pad is not None: x = self.pad(x)
         return self.bn(self.conv(x))
 
+
+# %% ../nbs/03_ops.ipynb #f3f6733d
 class DilConv(nn.Module):
-    "ReLU → depthwise k×k dilated conv → pointwise conv → BatchNorm (DARTS' dil_conv)."
-    def __init__(self, C_in, C_out, stride=1, affine=True, k=3, dilation=2):
+    "ReLU → depthwise k×k dilated conv → pointwise conv → BatchNorm (DARTS' dil_conv): (N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride))."
+    def __init__(self, C_in:int, # input channels
+                 C_out:int, # output channels
+                 stride:int=1, # 1 or 2
+                 affine:bool=True, # learnable BatchNorm scale and shift
+                 k:int=3, # odd kernel size
+                 dilation:int=2, # kernel dilation
+                ):
         super().__init__()
         self.op = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_in, k, stride, padding=dilation * (k - 1) // 2,
                                 dilation=dilation, groups=C_in, bias=False),
@@ -47,14 +67,25 @@ class DilConv(nn.Module):
 
 class SepConv(nn.Module):
     "Two stacked dilation-1 DilConvs, the first carrying the stride (DARTS' sep_conv)."
-    def __init__(self, C_in, C_out, stride=1, affine=True, k=3):
+    def __init__(self, C_in:int, # input channels
+                 C_out:int, # output channels
+                 stride:int=1, # 1 or 2
+                 affine:bool=True, # learnable BatchNorm scale and shift
+                 k:int=3, # odd kernel size
+                ):
         super().__init__()
         self.op = nn.Sequential(DilConv(C_in, C_in, stride, affine, k, 1), DilConv(C_in, C_out, 1, affine, k, 1))
     def forward(self, x): return self.op(x)
 
+
+# %% ../nbs/03_ops.ipynb #79b7a16d
 class FactorizedReduce(nn.Module):
-    "Halve the resolution without losing pixels: two offset stride-2 1×1 convs, concatenated."
-    def __init__(self, C_in, C_out, stride=2, affine=True):
+    "Halve the resolution without losing pixels: two offset stride-2 1×1 convs, concatenated: (N, C_in, H, W) → (N, C_out, ceil(H/2), ceil(W/2))."
+    def __init__(self, C_in:int, # input channels
+                 C_out:int, # output channels (at least 2: half come from each offset)
+                 stride:int=2, # always 2 (the argument keeps the op contract)
+                 affine:bool=True, # learnable BatchNorm scale and shift
+                ):
         super().__init__()
         if C_out < 2: raise ConfigError(f"FactorizedReduce needs C_out >= 2, got {C_out}")
         self.relu = nn.ReLU(inplace=False)
@@ -67,7 +98,11 @@ class FactorizedReduce(nn.Module):
 
 class Zero(nn.Module):
     "The 'none' op: zeros of the output shape (lets a search switch an edge off)."
-    def __init__(self, C_in, C_out, stride=1, affine=True):
+    def __init__(self, C_in:int, # input channels (unused: the output is zeros)
+                 C_out:int, # output channels
+                 stride:int=1, # 1 or 2
+                 affine:bool=True, # unused (the op contract)
+                ):
         super().__init__(); self.C_out, self.stride = C_out, stride
     def forward(self, x):
         x = x[:, :1, ::self.stride, ::self.stride]
@@ -75,19 +110,30 @@ class Zero(nn.Module):
 
 class Pool(nn.Module):
     "3×3 max or average pool (padding 1), then a 1×1 conv + BN only when the channel count changes."
-    def __init__(self, C_in, C_out, stride=1, affine=True, kind='max'):
+    def __init__(self, C_in:int, # input channels
+                 C_out:int, # output channels
+                 stride:int=1, # 1 or 2
+                 affine:bool=True, # learnable BatchNorm of the projection
+                 kind:str='max', # 'max' or 'avg' (average pools exclude the padding)
+                ):
         super().__init__()
+        check_in('kind', kind, ('max', 'avg'))
         self.pool = nn.MaxPool2d(3, stride, 1) if kind == 'max' else nn.AvgPool2d(3, stride, 1, count_include_pad=False)
         self.proj = None if C_in == C_out else ConvIJ(C_in, C_out, 1, affine, 1, 1)
     def forward(self, x):
         x = self.pool(x)
         return x if self.proj is None else self.proj(x)
 
-def identity(C_in, C_out, stride=1, affine=True):
+def identity(C_in:int, # input channels
+             C_out:int, # output channels
+             stride:int=1, # 1 or 2
+             affine:bool=True, # learnable BatchNorm where a projection is needed
+            ) -> nn.Module:
     "Skip connection; a factorized reduce at stride 2, a 1×1 conv when channels change."
     if stride == 2: return FactorizedReduce(C_in, C_out, 2, affine)
     if C_in != C_out: return ConvIJ(C_in, C_out, 1, affine, 1, 1)
     return nn.Identity()
+
 
 # %% ../nbs/03_ops.ipynb #1a7dae07
 OPS = {
@@ -106,8 +152,12 @@ OPS = {
 DARTS_OPS = ['none', 'skip_connect', 'max_pool_3x3', 'avg_pool_3x3', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5']
 
 def get_op(name:str, # a key of OPS, or conv_IxJ / sep_conv_KxK / dil_conv_KxK
-           C_in:int, C_out:int, stride:int=1, affine:bool=True) -> nn.Module:
-    "Build the operation called `name`."
+           C_in:int, # input channels (>= 1)
+           C_out:int, # output channels (>= 1)
+           stride:int=1, # 1 or 2
+           affine:bool=True, # learnable BatchNorm scale and shift
+          ) -> nn.Module:
+    "Build the operation called `name`: (N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride)); ConfigError for unknown names, strides or channels."
     check_range('C_in', C_in, 1, kind=int); check_range('C_out', C_out, 1, kind=int)
     if stride not in (1, 2): raise ConfigError(f"stride={stride!r} is not allowed; ops work at stride 1 or 2")
     if name in OPS: return OPS[name](C_in, C_out, stride, affine)
