@@ -34,7 +34,8 @@ def superkernel_ops(m:int, # superkernel size: candidates i×j for 1 <= i, j <= 
     check_range('m', m, 1, kind=int)
     return [f"conv_{i}x{j}" for i in range(1, m + 1) for j in range(1, m + 1)]
 
-def kernel_shape(name:str) -> tuple:
+def kernel_shape(name:str, # a candidate's op name, 'conv_IxJ' with I, J >= 1
+                ) -> tuple:
     "(i, j) of a `conv_IxJ` name, e.g. 'conv_3x5' -> (3, 5); ConfigError for anything else."
     h, _, w = name[5:].partition('x') if name.startswith('conv_') else ('', '', '')
     if not (h.isdigit() and w.isdigit() and int(h) > 0 and int(w) > 0):
@@ -43,14 +44,22 @@ def kernel_shape(name:str) -> tuple:
 
 class SharedSuperkernel(nn.Module):
     "The `shared=True` superkernel: one m×m weight; candidate k = i×j runs its centred i×j crop (ReLU, 'same' pad, conv, own BN)."
-    def __init__(self, C_in:int, C_out:int, sizes:list, # [(i, j)] of the candidates
-                 stride:int=1):
+    def __init__(self,
+                 C_in:int, # input channels
+                 C_out:int, # output channels of every candidate
+                 sizes:list, # [(i, j)] of the candidates; the shared weight is m×m, m the largest side
+                 stride:int=1, # 1, or 2 to halve the resolution (⌈H/2⌉)
+                ):
         super().__init__()
         self.sizes, self.stride, self.m = list(sizes), stride, max(max(s) for s in sizes)
         self.weight = nn.Parameter(torch.empty(C_out, C_in, self.m, self.m))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bns = nn.ModuleList(nn.BatchNorm2d(C_out) for _ in self.sizes)
-    def forward(self, x, k:int):
+    def forward(self,
+                x, # (B, C_in, H, W) feature map
+                k:int, # index into `sizes` of the candidate to run
+               ):
+        "Candidate k = i×j on `x`: ReLU, 'same' pad, conv with the centred i×j crop of the shared weight, candidate k's BN; (B, C_out, ⌈H/stride⌉, ⌈W/stride⌉)."
         i, j = self.sizes[k]; a, b = (self.m - i) // 2, (self.m - j) // 2
         (t, bo), (l, r) = same_pad(i), same_pad(j)
         w = self.weight[:, :, a:a + i, b:b + j]
@@ -58,8 +67,10 @@ class SharedSuperkernel(nn.Module):
 
 # %% ../nbs/40_nasib.ipynb #c08cb7be
 class SampledLayer(nn.Module):
-    "A searchable layer over candidate `ops`: one α each, a sampling count each, and forward over the `active` candidates only (Eqs. 1-2)."
-    def __init__(self, C_in:int, C_out:int,
+    "A searchable layer over candidate `ops`: one α each, a sampling count each, and forward over the `active` candidates only (§2.2, Eqs. 1-2); ConfigError for empty `ops`."
+    def __init__(self,
+                 C_in:int, # input channels
+                 C_out:int, # output channels of every candidate
                  ops:list, # candidate operation names (op registry names, e.g. superkernel_ops(5) or ENAS_OPS)
                  stride:int=1, # 1, or 2 to halve the resolution
                  shared:bool=False, # superkernel candidates crop one shared m×m weight (SharedSuperkernel)
@@ -73,21 +84,33 @@ class SampledLayer(nn.Module):
         self.register_buffer('freq', torch.zeros(len(self.names)))   # times each candidate was sampled (weight steps)
         self.active, self.weighting = None, 'sum'
     def __len__(self): return len(self.names)
-    def candidate(self, k:int, x): return self.kernel(x, k) if self.shared else self.ops[k](x)
-    def forward(self, x):
+    def candidate(self,
+                  k:int, # index of the candidate in `names`
+                  x, # (B, C_in, H, W) input
+                 ):
+        "Candidate k alone on `x`: (B, C_out, ⌈H/stride⌉, ⌈W/stride⌉)."
+        return self.kernel(x, k) if self.shared else self.ops[k](x)
+    def forward(self,
+                x, # (B, C_in, H, W) input
+               ):
+        "(B, C_out, ⌈H/stride⌉, ⌈W/stride⌉): the plain sum (Eq. 1, weighting 'sum') or the softmax(α)-weighted sum (Eq. 2, 'softmax') of the `active` candidates (all when None)."
         idx = list(range(len(self))) if self.active is None else [int(k) for k in self.active]
         if self.weighting == 'sum': return sum(self.candidate(k, x) for k in idx)           # Eq. 1
         w = F.softmax(self.alpha[idx], 0)                                                    # Eq. 2
         return sum(w[n] * self.candidate(k, x) for n, k in enumerate(idx))
 
 # %% ../nbs/40_nasib.ipynb #a5b77d32
-def reduction_points(layers:int) -> list:
-    "0-based layers after which ENAS's macro network halves the resolution: L//3 - 1 and 2L//3 - 1 (those >= 0)."
+def reduction_points(layers:int, # L, searchable layers of the macro network (>= 1)
+                    ) -> list:
+    "0-based layers after which ENAS's macro network halves the resolution: L//3 - 1 and 2L//3 - 1 (those >= 0); ConfigError for L < 1."
     check_range('layers', layers, 1, kind=int)
     return sorted({p for p in (layers // 3 - 1, 2 * layers // 3 - 1) if p >= 0})
 
-def space_ops(m:int=9, narrow:bool=False, ops:list|None=None) -> list:
-    "Candidate operations of every layer: `ops` if given, else ENAS_OPS when `narrow` (NASIB-1), else the superkernel of size m (NASIB-2)."
+def space_ops(m:int=9, # superkernel size: m² candidates i×j with 1 <= i, j <= m (>= 1)
+              narrow:bool=False, # ENAS's six operations (ENAS_OPS) instead of the superkernel
+              ops:list|None=None, # any other candidate list (op registry names; overrides m and narrow)
+             ) -> list:
+    "Candidate operations of every layer: `ops` if given, else ENAS_OPS when `narrow` (NASIB-1, Fig. 3), else the superkernel of size m (NASIB-2, §2.4); ConfigError for m < 1 or empty `ops`."
     check_range('m', m, 1, kind=int)
     if ops is not None:
         ops = list(ops)
@@ -96,9 +119,9 @@ def space_ops(m:int=9, narrow:bool=False, ops:list|None=None) -> list:
     return list(ENAS_OPS) if narrow else superkernel_ops(m)
 
 class NasibNet(nn.Module):
-    "ENAS's macro network (§2.4): stem, `layers` layers with a factorized reduction after layers L//3 and 2L//3, global pool, linear head."
+    "ENAS's macro network (§2.4): stem, `layers` layers with a factorized reduction after layers L//3 and 2L//3, global pool, linear head; ConfigError for bad sizes, a genotype of the wrong length, or `shared` outside a superkernel space."
     def __init__(self, in_shape=(1, 8, 8), # (C, H, W) of an input image
-                 n_classes:int=10,
+                 n_classes:int=10, # classes of the linear head (>= 2)
                  C:int=16, # channels of the stem and of every layer (doubled at each reduction when `widen`)
                  layers:int=12, # L, searchable layers
                  m:int=9, # superkernel size
@@ -127,20 +150,29 @@ class NasibNet(nn.Module):
                 self.reduce[str(l)] = FactorizedReduce(c, c2); c = c2
         self.head = nn.Linear(c, n_classes)
 
-    def forward(self, x):
+    def forward(self,
+                x, # (B, C, H, W) images, (C, H, W) = in_shape
+               ):
+        "(B, n_classes) logits; every searchable layer runs its `active` candidates (all when None)."
         x = self.stem(x)
         for l, layer in enumerate(self.layers):
             x = layer(x)
             if str(l) in self.reduce: x = self.reduce[str(l)](x)
         return self.head(F.adaptive_avg_pool2d(F.relu(x), 1).flatten(1))
 
-    def search_layers(self) -> list: return [l for l in self.layers if isinstance(l, SampledLayer)]
-    def arch_parameters(self) -> list: return [l.alpha for l in self.search_layers()]
+    def search_layers(self) -> list:
+        "The searchable layers (`SampledLayer`s) in order; empty for a child network."
+        return [l for l in self.layers if isinstance(l, SampledLayer)]
+    def arch_parameters(self) -> list:
+        "α of every searchable layer, one (N,) tensor per layer for its N candidates (the architecture parameters of §2.2)."
+        return [l.alpha for l in self.search_layers()]
     def genotype(self) -> dict:
         "Per layer the candidate with the largest α (ties: the first), with the settings that rebuild the child."
         return {'ops': [l.names[int(l.alpha.argmax())] for l in self.search_layers()], 'config': dict(self.config)}
     @classmethod
-    def from_genotype(cls, g:dict) -> 'NasibNet':
+    def from_genotype(cls,
+                      g:dict, # {'ops': one op name per layer, 'config': the settings}, as `genotype()` returns it
+                     ) -> 'NasibNet':
         "The child network of a genotype: each layer its one chosen operation, no α."
         return cls(**g['config'], genotype=g['ops'])
 
@@ -156,19 +188,24 @@ def normalised_freq(counts:torch.Tensor, # times each candidate was sampled
     if how == 'raw' or c.sum() == 0: return c
     return c / (c.mean() if how == 'mean' else c.sum())
 
-def p1_probs(counts:torch.Tensor, how:str='mean') -> torch.Tensor:
-    "P1, exploration (Eq. 3): softmax of the negated sampling frequencies."
+def p1_probs(counts:torch.Tensor, # (N,) times each candidate of a layer was sampled
+             how:str='mean', # normalisation of the counts: 'mean', 'fraction' or 'raw' (see normalised_freq)
+            ) -> torch.Tensor:
+    "P1, exploration (§2.3, Eq. 3): softmax of the negated sampling frequencies, (N,) float64; ConfigError for an unknown `how`."
     return F.softmax(-normalised_freq(counts, how), 0)
 
-def p2_probs(alpha:torch.Tensor, lam:float=0.05) -> torch.Tensor:
-    "P2, exploitation (Eq. 4): softmax(α / λ), λ a small temperature."
+def p2_probs(alpha:torch.Tensor, # (N,) architecture parameters of a layer
+             lam:float=0.05, # λ > 0, the temperature ("very low" in §2.3, which gives no value)
+            ) -> torch.Tensor:
+    "P2, exploitation (§2.3, Eq. 4): softmax(α / λ), (N,) float64, detached from α; ConfigError for λ <= 0."
     check_range('lam', lam, 0, lo_open=True)
     return F.softmax(alpha.detach().double() / lam, 0)
 
 def sample_pair(probs:torch.Tensor, # probability of each candidate
                 generator:torch.Generator|None=None, # seeded generator (None: torch's global one)
-                k:int=2) -> torch.Tensor:
-    "Indices of min(k, N) distinct candidates drawn without replacement from `probs`, sorted."
+                k:int=2, # candidates to draw (two in NASIB, as in ProxylessNAS, §2.2)
+               ) -> torch.Tensor:
+    "Indices of min(k, N) distinct candidates drawn without replacement from `probs`, sorted: a (min(k, N),) long tensor."
     return torch.multinomial(probs.float(), min(k, len(probs)), replacement=False, generator=generator).sort().values
 
 # %% ../nbs/40_nasib.ipynb #00dbfbd1
@@ -208,7 +245,10 @@ class NasibSampler(Callback):
         self.lam, self.freq_norm, self.p1 = lam, freq_norm, p1
         self.generator = torch.Generator().manual_seed(check_range('seed', seed, 0, kind=int))
         self.n_p1 = self.n_draws = 0
-    def sample(self, model:NasibNet, count:bool=True):
+    def sample(self,
+               model:NasibNet, # the supernet whose searchable layers get a new `active` pair
+               count:bool=True, # add the pairs to the layers' sampling counts `freq` (weight steps: yes; the α pass: no)
+              ):
         "Give every searchable layer of `model` a new pair; with `count`, add it to the layer's sampling counts."
         for layer in model.search_layers():
             explore = bool(torch.rand((), generator=self.generator) < self.p1)
@@ -218,16 +258,26 @@ class NasibSampler(Callback):
                 layer.freq[layer.active.to(layer.freq.device)] += 1
                 self.n_p1 += explore; self.n_draws += 1
     def before_batch(self):
+        "Trainer hook: every layer back to the plain sum (Eq. 1), then a new, counted pair per layer (Algorithm 1, step 1)."
         for l in self.model.search_layers(): l.weighting = 'sum'
         self.sample(self.model)
-    def state_dict(self) -> dict: return {'generator': self.generator.get_state(), 'p1': self.p1, 'n_p1': self.n_p1, 'n_draws': self.n_draws}
-    def load_state_dict(self, sd:dict):
+    def state_dict(self) -> dict:
+        "The generator's state, p1 and the P1/draw counters: saved in every checkpoint so that a resumed search draws the same pairs."
+        return {'generator': self.generator.get_state(), 'p1': self.p1, 'n_p1': self.n_p1, 'n_draws': self.n_draws}
+    def load_state_dict(self,
+                        sd:dict, # what `state_dict` returned
+                       ):
+        "Restore the generator, p1 and the counters."
         self.generator.set_state(sd['generator'].cpu()); self.p1, self.n_p1, self.n_draws = sd['p1'], sd['n_p1'], sd['n_draws']
 
-def alpha_epoch(model:NasibNet, valid_dl, # validation batches (x, y)
+def alpha_epoch(model:NasibNet, # the supernet
+                valid_dl, # validation batches (x, y)
                 opt:torch.optim.Optimizer, # optimiser of model.arch_parameters()
-                sampler:NasibSampler, device=None, max_batches:int|None=None) -> float:
-    "One pass of Eq. 2 over the validation data: per batch new pairs, a step on their α, ProxylessNAS' rescaling; returns the mean loss."
+                sampler:NasibSampler, # draws every layer's pair per batch with its current p1 (not counted in `freq`)
+                device=None, # where the batches go (None: the model's device)
+                max_batches:int|None=None, # stop after this many batches (None: the whole loader)
+               ) -> float:
+    "One pass of Eq. 2 (§2.2) over the validation data: per batch new pairs, a step on their α, ProxylessNAS' rescaling; returns the mean cross-entropy per example."
     layers = model.search_layers(); alphas = [l.alpha for l in layers]
     device = device or next(model.parameters()).device
     model.train(); tot, n = 0., 0
@@ -248,13 +298,17 @@ def alpha_epoch(model:NasibNet, valid_dl, # validation batches (x, y)
         for l in layers: l.weighting = 'sum'
     return tot / max(n, 1)
 
-def top2(layer:SampledLayer) -> torch.Tensor:
-    "Indices of the layer's two largest α (ties: the lower index), sorted."
+def top2(layer:SampledLayer, # a searchable layer
+        ) -> torch.Tensor:
+    "Indices of the layer's two largest α (ties: the lower index), sorted: a (min(2, N),) long tensor on the CPU."
     return layer.alpha.detach().cpu().argsort(descending=True, stable=True)[:2].sort().values
 
 @torch.no_grad()
-def recalibrate_bn(model:nn.Module, dl, # batches whose inputs set the statistics (labels unused)
-                   batches:int=10, device=None):
+def recalibrate_bn(model:nn.Module, # any network; all its BatchNorm statistics are reset and recomputed
+                   dl, # batches whose inputs set the statistics (labels unused)
+                   batches:int=10, # batches averaged (fewer if `dl` is shorter)
+                   device=None, # where the batches go (None: the model's device)
+                  ):
     "Recompute every BatchNorm's running statistics for the paths now active, as a plain average over `batches` batches."
     device = device or next(model.parameters()).device
     bns = [b for b in model.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)]
@@ -268,9 +322,13 @@ def recalibrate_bn(model:nn.Module, dl, # batches whose inputs set the statistic
     model.train(was)
 
 @torch.no_grad()
-def evaluate_pairs(model:NasibNet, dl, device=None, calib_dl=None, # batches to recalibrate BatchNorm on first (None: no recalibration)
-                   calib_batches:int=10) -> float:
-    "Top-1 accuracy of the supernet with every layer running its two largest-α candidates, summed (Eq. 1)."
+def evaluate_pairs(model:NasibNet, # the supernet; every layer's `active` is set to its top-2 pair (and left so)
+                   dl, # batches (x, y) to measure on
+                   device=None, # where the batches go (None: the model's device)
+                   calib_dl=None, # batches to recalibrate BatchNorm on first (None: no recalibration)
+                   calib_batches:int=10, # batches of `calib_dl` used
+                  ) -> float:
+    "Top-1 accuracy in [0, 1] of the supernet with every layer running its two largest-α candidates, summed (Eq. 1)."
     device = device or next(model.parameters()).device
     for l in model.search_layers(): l.active, l.weighting = top2(l), 'sum'
     if calib_dl is not None: recalibrate_bn(model, calib_dl, calib_batches, device)
@@ -280,7 +338,9 @@ def evaluate_pairs(model:NasibNet, dl, device=None, calib_dl=None, # batches to 
     model.train(was)
     return hits / max(n, 1)
 
-def alpha_entropy(model:NasibNet, lam:float=1.) -> list:
+def alpha_entropy(model:NasibNet, # the supernet
+                  lam:float=1., # temperature λ of P2's distribution (Eq. 4); 1: softmax(α) itself
+                 ) -> list:
     "Entropy (nats) of softmax(α/λ) of every searchable layer (λ = 1: of α itself); log N for flat α, 0 for a one-hot choice."
     return [float(-(p * p.clamp_min(1e-30).log()).sum()) for p in (p2_probs(l.alpha, lam) for l in model.search_layers())]
 
@@ -301,7 +361,7 @@ def epochs_for_budget(budget_seconds:float, # the time budget of the search
 # %% ../nbs/40_nasib.ipynb #835a7154
 @dataclass
 class NasibConfig(Config):
-    "Every setting of a NASIB search (Algorithm 1); a resumed search must match them."
+    "Every setting of a NASIB search (Algorithm 1); a resumed search must match them. ConfigError for a value out of range."
     m:int = 9 # superkernel size (m² candidates per layer)
     layers:int = 12 # L, searchable layers of the macro network
     C:int = 16 # channels
@@ -314,15 +374,15 @@ class NasibConfig(Config):
     p1_end:float = 1e-3 # p1 in the last epoch
     freq_norm:str = 'mean' # normalisation of Eq. 3's frequencies: 'mean', 'fraction' or 'raw'
     lr:float = 0.05 # SGD rate of the weights (cosine schedule over the search)
-    momentum:float = 0.9
-    weight_decay:float = 3e-4
-    batch_size:int = 64
+    momentum:float = 0.9 # SGD momentum of the weights, in [0, 1]
+    weight_decay:float = 3e-4 # L2 weight decay of the weights (search and child), >= 0
+    batch_size:int = 64 # examples per batch: weight steps, α pass and child
     alpha_lr:float = 0.02 # Adam rate of α
     alpha_batches:int|None = None # validation batches per α pass (None: all)
     calib_batches:int = 10 # training batches that recalibrate BatchNorm before each measurement
     train_epochs:int = 10 # epochs of the final child network, trained from scratch
     train_lr:float = 0.05 # its SGD rate
-    seed:int = 0
+    seed:int = 0 # seed of the supernet, data order, sampler and child (>= 0)
     def __post_init__(self):
         check_range('m', self.m, 1, kind=int); check_range('layers', self.layers, 1, kind=int); check_range('C', self.C, 2, kind=int)
         for k in ('lam', 'lr', 'alpha_lr', 'train_lr'): check_range(k, getattr(self, k), 0, lo_open=True)
@@ -334,28 +394,53 @@ class NasibConfig(Config):
         check_range('calib_batches', self.calib_batches, 1, kind=int)
         if self.ops is not None: self.ops = space_ops(ops=self.ops)
     @property
-    def space(self) -> str: return 'custom' if self.ops else 'ENAS-6 (NASIB-1)' if self.narrow else f"superkernel m={self.m} (NASIB-2)"
-    def candidates(self) -> list: return space_ops(self.m, self.narrow, self.ops)
+    def space(self) -> str:
+        "Name of the search space: 'superkernel m=9 (NASIB-2)', 'ENAS-6 (NASIB-1)' (Fig. 3) or 'custom'."
+        return 'custom' if self.ops else 'ENAS-6 (NASIB-1)' if self.narrow else f"superkernel m={self.m} (NASIB-2)"
+    def candidates(self) -> list:
+        "Candidate op names of every layer (see `space_ops`)."
+        return space_ops(self.m, self.narrow, self.ops)
 
-def random_genotype(cfg:NasibConfig, in_shape, n_classes:int, seed:int=0) -> dict:
+def random_genotype(cfg:NasibConfig, # settings whose search space and network size the genotype is drawn from
+                    in_shape, # (C, H, W) of an input image
+                    n_classes:int, # classes of the head
+                    seed:int=0, # seed of the draw (>= 0)
+                   ) -> dict:
     "A genotype drawn uniformly from the search space of `cfg` (the random-architecture baseline)."
     ops, rng = cfg.candidates(), np.random.default_rng(check_range('seed', seed, 0, kind=int))
     net = NasibNet(in_shape, n_classes, cfg.C, cfg.layers, cfg.m, cfg.narrow, cfg.ops, genotype=[ops[0]] * cfg.layers, widen=cfg.widen)
     return {'ops': [ops[int(i)] for i in rng.integers(len(ops), size=cfg.layers)], 'config': net.config}
 
-def n_params(model:nn.Module) -> int: return sum(p.numel() for p in model.parameters() if p.requires_grad)
+def n_params(model:nn.Module, # any network
+            ) -> int:
+    "Number of trainable parameters (those with requires_grad)."
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-def child_trainer(genotype:dict, data, epochs:int=10, lr:float=0.05, batch_size:int=64, seed:int=0, weight_decay:float=3e-4,
-                  device=None) -> tuple:
+def child_trainer(genotype:dict, # {'ops', 'config'} of the child network (as NasibNet.genotype() returns it)
+                  data, # a DataBundle: train (weights), valid (the trainer's validation), test (the returned loader)
+                  epochs:int=10, # epochs of the trainer's cosine schedule (0 plans 1)
+                  lr:float=0.05, # SGD rate at the start of the schedule
+                  batch_size:int=64, # examples per training batch
+                  seed:int=0, # derived seeds of the child's initialisation and data order
+                  weight_decay:float=3e-4, # L2 weight decay
+                  device=None, # torch device (None: CUDA when present, else CPU)
+                 ) -> tuple:
     "(Trainer of the child network of `genotype`, built and seeded from scratch, test loader): the recipe every final network shares."
     set_seed(derive_seed(seed, 'child'))
     child = NasibNet.from_genotype(genotype)
     tdl, vdl, tedl = data.loaders(batch_size=batch_size, seed=derive_seed(seed, 'child-data'))
     return Trainer(child, tdl, vdl, epochs=max(epochs, 1), lr=lr, weight_decay=weight_decay, device=device, progress=False), tedl
 
-def train_child(genotype:dict, data, # a DataBundle
-                epochs:int=10, lr:float=0.05, batch_size:int=64, seed:int=0, weight_decay:float=3e-4, device=None) -> dict:
-    "Train the child network of `genotype` from scratch (the baselines' recipe); its parameters, test and validation top-1, history."
+def train_child(genotype:dict, # {'ops', 'config'} of the child network
+                data, # a DataBundle
+                epochs:int=10, # training epochs (>= 0; 0: evaluate the untrained child)
+                lr:float=0.05, # SGD rate at the start of the cosine schedule
+                batch_size:int=64, # examples per training batch
+                seed:int=0, # derived seeds of the child's initialisation and data order
+                weight_decay:float=3e-4, # L2 weight decay
+                device=None, # torch device (None: CUDA when present, else CPU)
+               ) -> dict:
+    "Train the child network of `genotype` from scratch (the baselines' recipe): {'params', 'test_top1', 'valid_top1', 'epochs', 'seconds', 'history', 'model'}; ConfigError for epochs < 0."
     check_range('epochs', epochs, 0, kind=int)
     tr, tedl = child_trainer(genotype, data, epochs, lr, batch_size, seed, weight_decay, device)
     t0 = time.perf_counter()
@@ -365,25 +450,38 @@ def train_child(genotype:dict, data, # a DataBundle
 
 # %% ../nbs/40_nasib.ipynb #dd7fbdfc
 class NasibMethod(OneShotMethod):
-    "NASIB (Algorithm 1) as a plug-in of `OneShotSearch`: E search epochs on the supernet, then the child trained from scratch."
+    "NASIB (Algorithm 1) as a plug-in of `OneShotSearch`: E search epochs on the supernet, then the child trained from scratch; ConfigError for E < 1."
     name = 'NASIB'
-    def __init__(self, cfg:NasibConfig, data, # a DataBundle: train (weights), valid (α, measurements), test (the child)
-                 epochs:int, # E, search epochs (what the budget bought)
+    def __init__(self,
+                 cfg:NasibConfig, # every setting of the search
+                 data, # a DataBundle: train (weights), valid (α, measurements), test (the child)
+                 epochs:int, # E, search epochs (what the budget bought), >= 1
                  budget=None, # the budget as given (recorded in the settings: a resumed run must be given the same)
-                 device=None, measured:dict|None=None): # measured: {'epoch_seconds', 'measure_seconds'} of the timing epoch
+                 device=None, # torch device of the supernet and the child (None: CUDA when present, else CPU)
+                 measured:dict|None=None, # {'epoch_seconds', 'measure_seconds', 'budget_seconds'} of the timing epoch (time budgets)
+                ):
         self.cfg, self.data, self.device, self.budget = cfg, data, device, budget
         self.epochs = check_range('epochs', epochs, 1, kind=int)
         self.measured = dict(measured or {})
         self.model = self.sampler = self.aopt = None
         self.final, self.child_built, self.stopped_at = None, False, None
         self.wall, self._last = [], None        # wall seconds of each search epoch, checkpoint writing included
-    def label(self): return f"NASIB, {self.cfg.space}"
+    def label(self):
+        "'NASIB, ' and the search space, e.g. 'NASIB, superkernel m=9 (NASIB-2)'."
+        return f"NASIB, {self.cfg.space}"
     def settings(self):
+        "What a resumed NASIB search must match: every NasibConfig setting, E, the budget as given, the dataset's name and split sizes."
         d = self.data
         return {**self.cfg.to_dict(), 'search_epochs': self.epochs, 'budget': None if self.budget is None else str(self.budget),
                 'data': {'name': d.name, 'train': len(d.train), 'valid': len(d.valid), 'test': len(d.test)}}
-    def total_epochs(self): return self.epochs + self.cfg.train_epochs
-    def phase(self, epoch): return 'search' if epoch < self.epochs else 'train'
+    def total_epochs(self):
+        "E search epochs plus `train_epochs` epochs of the child."
+        return self.epochs + self.cfg.train_epochs
+    def phase(self,
+              epoch, # 0-based step of the run
+             ):
+        "'search' for the first E epochs, 'train' (the child) after them."
+        return 'search' if epoch < self.epochs else 'train'
 
     # -- building ----------------------------------------------------------------------------------
     def _build_search(self, search):
@@ -400,7 +498,10 @@ class NasibMethod(OneShotMethod):
         c = self.cfg
         search.trainer, self.tedl = child_trainer(self.final, self.data, c.train_epochs, c.train_lr, c.batch_size, c.seed, c.weight_decay, self.device)
         self.child_built = True
-    def prepare(self, search):
+    def prepare(self,
+                search, # the OneShotSearch; its `trainer` is set here
+               ):
+        "Fresh start: the seeded supernet, loaders, sampler, weight Trainer (α removed, Eq. 1) and α's Adam; the timing epoch's seconds count as 'measure'."
         self._build_search(search)
         if 'measure_seconds' in self.measured: search.seconds['measure'] = self.measured['measure_seconds']
 
@@ -410,11 +511,17 @@ class NasibMethod(OneShotMethod):
         now = time.perf_counter()
         if self._last is not None: self.wall.append(now - self._last)
         self._last = now
-    def search_seconds(self, search) -> float:
+    def search_seconds(self,
+                       search, # the OneShotSearch (its seconds by phase)
+                      ) -> float:
         "Budget spent by the search: timing epoch, preparation, and the search epochs with their checkpoints."
         s = search.seconds
         return s.get('measure', 0.) + s.get('prepare', 0.) + (sum(self.wall) if self.wall else s.get('search', 0.))
-    def before_epoch(self, search, epoch):
+    def before_epoch(self,
+                     search, # the OneShotSearch
+                     epoch, # 0-based step of the run
+                    ):
+        "Search epoch: stop the search if a time budget would be overrun (our guard, §2.1 plans E once), else set p1 by the schedule (§2.3); first train epoch: build the child."
         if self._last is not None and (epoch >= self.epochs or self.stopped_at is None): self._tick()
         if epoch >= self.epochs:
             self._last = None
@@ -430,8 +537,17 @@ class NasibMethod(OneShotMethod):
         self.sampler.p1 = p1_schedule(epoch, self.epochs, c.p1_start, c.p1_end)
         self._n = (self.sampler.n_p1, self.sampler.n_draws)
         return {'p1': self.sampler.p1}
-    def trains(self, epoch): return epoch >= self.epochs or self.stopped_at is None
-    def after_epoch(self, search, epoch, record):
+    def trains(self,
+               epoch, # 0-based step of the run
+              ):
+        "False for the search epochs skipped after a time budget ran out, else True."
+        return epoch >= self.epochs or self.stopped_at is None
+    def after_epoch(self,
+                    search, # the OneShotSearch
+                    epoch, # 0-based step of the run
+                    record, # the epoch's record so far (unused)
+                   ):
+        "After a search epoch: the α pass (Eq. 2), the top-2 measurement, share of P1 draws, entropy, counts; after the last, keep argmax α per layer (Algorithm 1) and a 'searched' milestone."
         if epoch >= self.epochs or self.stopped_at is not None: return {}
         dev = search.trainer.device
         aloss = alpha_epoch(self.model, self.vdl, self.aopt, self.sampler, dev, self.cfg.alpha_batches)
@@ -444,8 +560,13 @@ class NasibMethod(OneShotMethod):
         return out
 
     # -- results and checkpoints ---------------------------------------------------------------------
-    def genotype(self): return self.final if self.final is not None else (self.model.genotype() if self.model is not None else None)
-    def finish(self, search):
+    def genotype(self):
+        "The genotype found (argmax α per layer) once the search has ended, else the supernet's current one (None before `prepare`)."
+        return self.final if self.final is not None else (self.model.genotype() if self.model is not None else None)
+    def finish(self,
+               search, # the OneShotSearch (its trainer holds the child by now)
+              ):
+        "Evaluate the child: test and validation top-1, parameters, search epochs planned and run, space, budget and seconds, for the result."
         if self._last is not None: self._tick(); self._last = None        # train_epochs = 0: close the last search epoch
         if not self.child_built: self._build_child(search)                 # train_epochs = 0: the untrained child
         t = search.trainer
@@ -456,11 +577,16 @@ class NasibMethod(OneShotMethod):
                 'epoch_seconds': self.measured.get('epoch_seconds'),
                 'search_seconds': self.search_seconds(search), 'train_seconds': s.get('train', 0.)}
     def state_dict(self):
+        "NASIB's own state: the sampler's generator and counters, α's Adam state, the genotype found, child built?, timing measurements, early stop, wall seconds per epoch."
         return {'sampler': self.sampler.state_dict() if self.sampler is not None else None,
                 'alpha_opt': self.aopt.state_dict() if self.aopt is not None else None,
                 'final': self.final, 'child_built': self.child_built, 'measured': self.measured, 'stopped_at': self.stopped_at,
                 'wall': list(self.wall)}
-    def load_state_dict(self, state, search):
+    def load_state_dict(self,
+                        state, # what `state_dict` returned
+                        search, # the OneShotSearch; its `trainer` is set here
+                       ):
+        "Rebuild the supernet with its sampler and α optimiser (or the child, once the search has ended) and restore NASIB's state; the loop restores the trainer."
         self.final, self.measured = state['final'], state['measured']
         self.stopped_at, self.wall = state.get('stopped_at'), list(state.get('wall', []))
         if state['child_built']: self._build_child(search); return
@@ -468,8 +594,9 @@ class NasibMethod(OneShotMethod):
         self.sampler.load_state_dict(state['sampler']); self.aopt.load_state_dict(state['alpha_opt'])
 
 # %% ../nbs/40_nasib.ipynb #18da56ed
-def search_budget(budget) -> tuple:
-    "('epochs', E) or ('seconds', s) from a budget: a whole number of epochs, or wall time / GPU-days ('30s', '10m', '2h', '1.5gpu-days')."
+def search_budget(budget, # 12, '12', '12 epochs' (epochs) or '30s', '10m', '2h', '1.5gpu-days' (wall time)
+                 ) -> tuple:
+    "('epochs', E) or ('seconds', s) from a budget: a whole number of epochs, or wall time / GPU-days (§2.1); ConfigError naming both forms otherwise."
     try: return 'epochs', parse_budget(budget, 'epochs')
     except ConfigError: pass
     try: return 'seconds', parse_budget(budget, 'seconds')
@@ -480,11 +607,13 @@ class _Probe:
     trainer = None
     seconds = {}
 
-def time_one_epoch(cfg:NasibConfig, data, device=None,
+def time_one_epoch(cfg:NasibConfig, # settings of the search to be timed
+                   data, # the DataBundle it will run on
+                   device=None, # torch device (None: CUDA when present, else CPU)
                    warmup_batches:int=2, # untimed training steps first (allocator, thread pools, lazy initialisation)
                    checkpoint:bool=False, # also time writing a checkpoint of the epoch, as a search with an output folder does
                   ) -> float:
-    "Seconds of one real search epoch (weights, α pass, measurement) of the supernet of `cfg` on this machine, on a throw-away copy."
+    "Seconds of one real search epoch (weights, α pass, measurement) of the supernet of `cfg` on this machine, on a throw-away copy (§2.1, Algorithm 1's epoch time)."
     m, probe = NasibMethod(cfg, data, epochs=1, device=device), _Probe()
     m.prepare(probe)
     for i, (x, y) in enumerate(probe.trainer.train_dl):    # warm-up: the first steps pay one-time costs later epochs do not
@@ -502,9 +631,11 @@ def nasib_search(data, # a DataBundle (train: weights, valid: α and measurement
                  out_dir=None, # checkpoint folder (rerun on it to resume); None: in memory
                  cfg:NasibConfig|None=None, # all settings (or give them as keyword arguments)
                  progress:bool=True, # show the loop's progress bar over the epochs
-                 device=None, stop_after:int|None=None, # stop after this many epochs in this call (tests)
-                 **kw) -> OneShotResult:
-    "Run NASIB (Algorithm 1) within `budget`; return the `OneShotResult` (genotype, child's accuracy, per-epoch history, seconds)."
+                 device=None, # torch device (None: CUDA when present, else CPU)
+                 stop_after:int|None=None, # stop after this many epochs in this call (tests)
+                 **kw, # NasibConfig settings, instead of `cfg`
+                ) -> OneShotResult:
+    "Run NASIB (Algorithm 1) within `budget`; return the `OneShotResult` (genotype, child's accuracy, per-epoch history, seconds). ConfigError for a bad budget, one below an epoch, cfg and kw together, or a folder of another search."
     if cfg is not None and kw: raise ConfigError(f"give either cfg or keyword settings, not both ({', '.join(kw)})")
     cfg = cfg or NasibConfig(**kw)
     kind, value = search_budget(budget)
@@ -524,8 +655,11 @@ def nasib_search(data, # a DataBundle (train: weights, valid: α and measurement
 
 # %% ../nbs/40_nasib.ipynb #90e11f0e
 def plot_search_history(history:list, # OneShotResult.history (search records are used)
-                        axs=None, label:str|None=None, color=None):
-    "Three panels against search epoch: validation top-1 of the top-2 supernet; p1 and the share of P1 draws; mean normalised entropy of P2."
+                        axs=None, # three matplotlib axes (None: a new 1×3 figure)
+                        label:str|None=None, # legend label of the curves
+                        color=None, # matplotlib colour of the curves (None: the next of the cycle)
+                       ):
+    "Three panels against search epoch (cf. Fig. 2): validation top-1 of the top-2 supernet; p1 and the share of P1 draws; mean normalised entropy of P2. Returns the axes."
     import matplotlib.pyplot as plt
     h = [r for r in history if r.get('phase', 'search') == 'search' and 'entropy' in r]      # trained search epochs
     if axs is None: _, axs = plt.subplots(1, 3, figsize=(12, 3))
@@ -540,8 +674,11 @@ def plot_search_history(history:list, # OneShotResult.history (search records ar
     axs[2].set(xlabel='search epoch', ylabel='entropy of P2 / log N (mean over layers)', ylim=(-0.03, 1.03))
     return axs
 
-def draw_genotype(genotype:dict, ax=None, title:str|None=None):
-    "Draw a genotype: one m×m square per layer with the chosen i×j kernel filled (i rows, j columns); other ops by name."
+def draw_genotype(genotype:dict, # {'ops': one op name per layer, 'config': {'m': ...}}, e.g. OneShotResult.genotype
+                  ax=None, # a matplotlib axis (None: a new figure)
+                  title:str|None=None, # title of the axis (None: none)
+                 ):
+    "Draw a genotype: one m×m square per layer with the chosen i×j kernel filled (i rows, j columns), other ops by name, reductions dashed. Returns the axis."
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
     ops, cfg = genotype['ops'], genotype['config']
