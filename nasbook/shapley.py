@@ -36,8 +36,10 @@ class Game:
         if not callable(value_fn): raise ConfigError(f"value_fn must be callable (a bool mask -> float), got {type(value_fn).__name__}")
         self.value_fn, self.n, self.cache = value_fn, _check_n(n), {}
 
-    def value(self, mask) -> float:
-        "F(C) for the coalition whose members are True (or > 0.5) in `mask`."
+    def value(self,
+              mask, # shape (n,): the coalition's members, bool or numbers (> 0.5 is a member)
+             ) -> float:
+        "F(C) of §5.2.1 for the coalition whose members are True (or > 0.5) in `mask`, memoised; ConfigError for a wrong shape or a non-numeric or non-finite value."
         m = np.asarray(mask)
         m = m > 0.5 if m.dtype != bool else m
         if m.shape != (self.n,): raise ConfigError(f"a coalition mask must have shape ({self.n},), got {m.shape}")
@@ -75,7 +77,8 @@ def as_game(value_fn, # a value function or a `Game`
 # %% ../nbs/32_shapley.ipynb #3dec8f36
 MAX_EXACT = 16
 
-def coalitions(n:int) -> np.ndarray:
+def coalitions(n:int, # number of players (>= 1)
+              ) -> np.ndarray:
     "All 2^n coalitions as a (2^n, n) bool matrix; row `code` has player i on when bit i of `code` is set."
     n = _check_n(n)
     return ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(bool)
@@ -237,8 +240,9 @@ def _edge_key(k):
     if isinstance(k, tuple) and len(k) == 2: return k
     raise ConfigError(f"edge key {k!r} must be a (u, v) pair or a 'u->v' string")
 
-def graph_layers(edges) -> dict:
-    "Column of every node of a DAG given as (u, v) pairs: 0 for sources, else 1 + the deepest predecessor's."
+def graph_layers(edges, # iterable of (u, v) node pairs, the edges of a DAG
+                ) -> dict:
+    "Column of every node of a DAG given as (u, v) pairs: 0 for sources, else 1 + the deepest predecessor's; ConfigError for a cycle."
     preds = {}
     for u, v in edges: preds.setdefault(v, set()).add(u); preds.setdefault(u, set())
     try: order = list(graphlib.TopologicalSorter(preds).static_order())
