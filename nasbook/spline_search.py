@@ -158,8 +158,11 @@ class SplineSearch(BaseStrategy):
         entry = self._from_splines() or self._explore()
         return self._register(entry) if entry['source'] != 'exhausted' else entry['config']
 
-    def tell(self, config:dict, measurement):
-        "Record a measurement; finish when a spline's prediction met it within `eps` (Algorithm 1's stopping rule)."
+    def tell(self,
+             config:dict, # a configuration of the space (asked or not), checked against it
+             measurement, # its `Measurement` (value: validation accuracy, higher is better)
+            ):
+        "Record a measurement; finish when a spline's prediction met it within `eps` (Algorithm 1's stopping rule); ConfigError for a config outside the space."
         self.space.validate(config)
         super().tell(config, measurement)
         k = _key(config)
@@ -175,7 +178,9 @@ class SplineSearch(BaseStrategy):
         if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
 
     @property
-    def finished(self): return self._finished
+    def finished(self):
+        "True once spline predictions met their measurements `stop_hits` times in a row (Algorithm 1's stopping rule), or every point of a finite space was measured."
+        return self._finished
     @property
     def x_top(self):
         "The best measured configuration (Algorithm 1's result), or None."
@@ -286,7 +291,8 @@ def _explore(self:SplineSearch):
 
 # %% ../nbs/12_spline_search.ipynb #81707820
 def plot_spline_search(strategy:SplineSearch, # a SplineSearch that has been told its measurements (e.g. after run_search)
-                       title:str='spline search', ax=None, # two matplotlib axes, or None for a new figure
+                       title:str='spline search', # title of the left panel
+                       ax=None, # two matplotlib axes, or None for a new figure
                       ):
     "Two panels: measured vs predicted per trial (design and spline phases marked), and slices of the final spline through its argmax."
     import matplotlib.pyplot as plt
