@@ -71,7 +71,9 @@ class MixedOp(nn.Module):
         "Deadhead every op not in `names`; return the parameters that left."
         return [q for o in self.live_ops() if o not in set(names) for q in self.deadhead(o)]
 
-    def extra_repr(self): return f"C={self.C}, stride={self.stride}, live={self.live_ops()}, enabled={self.enabled}"
+    def extra_repr(self):
+        "Channels, stride, live ops and enabled flag, for print(model)."
+        return f"C={self.C}, stride={self.stride}, live={self.live_ops()}, enabled={self.enabled}"
 
 class Node(nn.Module):
     "Sum of incoming edge outputs, then batch norm (Eq. 4.21); None when nothing arrives."
@@ -131,7 +133,9 @@ class Cell(nn.Module):
             self.add_edge(self.order[0], self.order[1])
 
     @property
-    def out(self): return self.order[-1]
+    def out(self) -> str:
+        "The output node's name (the last in `order`)."
+        return self.order[-1]
 
     def add_node(self,
                  before:str|None=None, # an inner node to insert the new one before (None: append; unknown: `ConfigError`)
@@ -247,7 +251,9 @@ class InputHandler(nn.Module):
         self.scalers = nn.ModuleList([Scaler(s[0], C, s[1:], hw) for s in shapes])
         self.pruners = nn.ModuleDict({str(i): Pruner(M=M, init=init) for i in range(len(shapes))}) if mode == 'bonsai' else nn.ModuleDict()
     @property
-    def n_outputs(self): return 2 if self.mode == 'bonsai' else self.n
+    def n_outputs(self) -> int:
+        "How many input nodes the cell needs: 2 ('bonsai') or one per antecedent ('all')."
+        return 2 if self.mode == 'bonsai' else self.n
     def forward(self,
                 antecedents:list, # outputs of the stem and every earlier cell, each (N, C_i, H_i, W_i)
                ) -> list:
@@ -324,9 +330,13 @@ class CellSupernet(nn.Module):
         if grow: self.grow()
 
     @property
-    def n_sections(self): return len(self.config['sections'])
+    def n_sections(self) -> int:
+        "Sections the supernet will have when fully grown."
+        return len(self.config['sections'])
     @property
-    def complete(self): return self.sections_built == self.n_sections
+    def complete(self) -> bool:
+        "True when every section is built."
+        return self.sections_built == self.n_sections
     def section_of(self,
                    cell:int, # a cell's index
                   ) -> int:

@@ -317,9 +317,13 @@ class Journal:
         return r
 
     @property
-    def records(self) -> list: return list(self._records)
+    def records(self) -> list:
+        "A copy of the records, in the order written."
+        return list(self._records)
     @property
-    def trials(self) -> dict: return {r['trial']: r for r in self._records}
+    def trials(self) -> dict:
+        "{trial number: record}."
+        return {r['trial']: r for r in self._records}
     def __len__(self): return len(self._records)
     def __iter__(self): return iter(self.records)
     def best(self,

@@ -65,7 +65,9 @@ class Pruner(nn.Module):
         return x * self.value()
 
     @property
-    def on(self) -> bool: return bool(self.weight.detach() > 0)
+    def on(self) -> bool:
+        "True when the gate is open (w > 0)."
+        return bool(self.weight.detach() > 0)
 
     @torch.no_grad()
     def clamp_(self):
@@ -78,7 +80,9 @@ class Pruner(nn.Module):
         self.dead = True; self.weight.requires_grad_(False)
         return self
 
-    def extra_repr(self): return f"w={self.weight.item():.4g}, size={self.size:.4g}, M={self.M:g}, dead={self.dead}"
+    def extra_repr(self):
+        "Weight, size, M and dead flag, for print(model)."
+        return f"w={self.weight.item():.4g}, size={self.size:.4g}, M={self.M:g}, dead={self.dead}"
 
 # %% ../nbs/20_pruners.ipynb #9af5d012
 def gate_vs_pruner(steps:int=50, # steps per phase (target 0, then target x), >= 1
@@ -206,9 +210,14 @@ class PrunerTracker(Callback):
             mine = [p for p in g['params'] if id(p) in ids]
             if mine and g.get('weight_decay', 0) > 0:
                 t.remove_params(mine); t.add_param_group(mine, g.get('start_epoch', 0.), g.get('initial_lr'), weight_decay=0.)
-    def before_fit(self): self.isolate()
-    def before_epoch(self): self.isolate(); self._rows, self._keys, self._started = [], [k for k, _ in self.live()], set()
+    def before_fit(self):
+        "Isolate the pruner weights (see `isolate`)."
+        self.isolate()
+    def before_epoch(self):
+        "Isolate new pruner weights and start the epoch's per-batch records."
+        self.isolate(); self._rows, self._keys, self._started = [], [k for k, _ in self.live()], set()
     def after_batch(self):
+        "Clamp every live pruner; record its on/off state (and weight, for traced keys and the `window`)."
         live = self.live()
         if [k for k, _ in live] != self._keys: self._flush(); self._keys = [k for k, _ in live]
         if not live: return
@@ -231,7 +240,9 @@ class PrunerTracker(Callback):
             if k in self._started: h[-1] = np.concatenate([h[-1], a[:, j]])
             else: h.append(a[:, j]); self._started.add(k)
             del h[:-self.max_epochs]
-    def after_epoch(self): self._flush()
+    def after_epoch(self):
+        "File the epoch's per-batch states into each pruner's history."
+        self._flush()
     def weights(self,
                 key:str, # a pruner's key, as the model's `pruners()` names it
                ) -> np.ndarray:
@@ -256,6 +267,7 @@ class Deadheader(Callback):
         self.policy, self.tracker, self.active = policy or SlidingBatchWindow(4), tracker, active
         self.log = [] # (epoch, keys) per epoch with deadheads
     def after_epoch(self):
+        "Deadhead every live pruner whose history the policy condemns (nothing when not `active`)."
         if not self.active: return
         tr = self.tracker or next(c for c in self.trainer.callbacks if isinstance(c, PrunerTracker))
         keys = [k for k, p in self.trainer.model.pruners() if not p.dead and self.policy.decide(tr.history.get(k, []))]

@@ -121,7 +121,7 @@ class NASRLSpace:
         for i in range(self.layers):
             self.decisions += [len(self.choices[f]) for f in self.fields]; self.kinds += list(self.fields)
             if self.skips: self.decisions.append(2 ** i); self.kinds.append(ANCHOR)
-    name = property(lambda self: f"nasrl-{self.layers}")
+    name = property(lambda self: f"nasrl-{self.layers}", doc="'nasrl-{layers}'.")
     def __repr__(self): return f"NASRLSpace(layers={self.layers}, filter_sizes={list(self.filter_sizes)}, filters={list(self.filters)}, strides={self.strides and list(self.strides)}, skips={self.skips})"
     def with_layers(self,
                     layers:int, # the new number of layers, >= 1
@@ -387,7 +387,9 @@ class DecisionStrategy:
         "The space the k-th sampled architecture comes from."
         return self.space0 if self.schedule is None else self.space0.with_layers(self.schedule(k))
     @property
-    def space(self): return self.space_at(self.asked)
+    def space(self):
+        "The space the next architecture comes from."
+        return self.space_at(self.asked)
     def _remember(self, config, item):
         self.pending.setdefault(json.dumps(config, sort_keys=True), []).append(item)
     def _recall(self, config):
@@ -402,6 +404,7 @@ class DecisionStrategy:
         self.history.append((config, measurement, float(self.reward(measurement))))
     @property
     def best(self):
+        "The (config, measurement) with the highest value among the ok ones told so far, or None."
         ok = [(c, m) for c, m, _ in self.history if m.ok]
         return max(ok, key=lambda cm: cm[1].value) if ok else None
     def describe(self) -> dict:

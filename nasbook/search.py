@@ -57,7 +57,9 @@ class Int:
         "True when `v` is an integer (not a bool) on the grid in [low, high]."
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and self.low <= v <= self.high and (v - self.low) % self.step == 0
     @property
-    def values(self) -> range: return range(self.low, self.high + 1, self.step)
+    def values(self) -> range:
+        "Every grid value, low..high by step."
+        return range(self.low, self.high + 1, self.step)
 
 @dataclasses.dataclass(frozen=True)
 class Float:
@@ -145,10 +147,10 @@ class SearchSpace:
         names = [d.name for d in dims]
         if len(set(names)) != len(names): raise ConfigError(f"dimension names repeat: {names}")
         self.dims, self.name = dims, name
-    names = property(lambda self: [d.name for d in self.dims])
-    numeric = property(lambda self: [d for d in self.dims if not isinstance(d, Categorical)])
-    lower = property(lambda self: np.array([d.low for d in self.numeric], float))
-    upper = property(lambda self: np.array([d.high for d in self.numeric], float))
+    names = property(lambda self: [d.name for d in self.dims], doc="The dimensions' names, in order.")
+    numeric = property(lambda self: [d for d in self.dims if not isinstance(d, Categorical)], doc="The Int and Float dimensions, in order.")
+    lower = property(lambda self: np.array([d.low for d in self.numeric], float), doc="Lower bounds of the numeric dimensions, shape (len(numeric),).")
+    upper = property(lambda self: np.array([d.high for d in self.numeric], float), doc="Upper bounds of the numeric dimensions, shape (len(numeric),).")
     def __len__(self): return len(self.dims)
     def __getitem__(self, k): return self.dims[self.names.index(k)]
     def __repr__(self): return f"SearchSpace({self.name!r}: " + ', '.join(_fmt_dim(d) for d in self.dims) + ')'
@@ -238,9 +240,12 @@ class BaseStrategy:
         "Append (config, measurement) to `history`."
         self.history.append((config, measurement))
     @property
-    def finished(self): return False
+    def finished(self) -> bool:
+        "True when the strategy has nothing more to ask (BaseStrategy: never); `run_search` stops early then."
+        return False
     @property
     def best(self):
+        "The (config, measurement) with the highest value among the ok ones told so far, or None."
         ok = [(c, m) for c, m in self.history if m.ok]
         return max(ok, key=lambda cm: cm[1].value) if ok else None
     def describe(self) -> dict:

@@ -65,11 +65,17 @@ class Table:
     def __len__(self): return len(self.configs)
     def __repr__(self): return f"Table({self.name!r}: {len(self)} configurations x {len(self.seeds)} seeds, {self.space})"
     @property
-    def mean(self) -> np.ndarray: return self.valid.mean(1)
+    def mean(self) -> np.ndarray:
+        "Mean validation accuracy over seeds of every row, shape (len(self),)."
+        return self.valid.mean(1)
     @property
-    def optimum(self) -> float: return float(self.mean.max())
+    def optimum(self) -> float:
+        "The highest mean validation accuracy of the table."
+        return float(self.mean.max())
     @property
-    def best_config(self) -> dict: return self.configs[int(np.argmax(self.mean))]
+    def best_config(self) -> dict:
+        "The configuration with the highest mean validation accuracy."
+        return self.configs[int(np.argmax(self.mean))]
     def snap(self,
              config:dict, # a configuration with every grid dimension (extra keys are ignored)
             ) -> dict:
