@@ -28,7 +28,7 @@ def _flat_out(model, shape):
 def local_affine(model:nn.Module, # a ReLU network; evaluated in eval mode
                  x:torch.Tensor, # one input, without batch dimension
                 ) -> tuple:
-    "(A, b) with model(x') = A·x'.flatten() + b on the linear region of `x`."
+    "(A, b) with model(x') = A·x'.flatten() + b on the linear region of `x` (the paper's 'Neural Network Forward Pass as Piecewise Linear Function'): A of shape (outputs, x.numel()), b of shape (outputs,)."
     was = model.training; model.eval()
     try:
         f = _flat_out(model, x.shape)
@@ -37,9 +37,10 @@ def local_affine(model:nn.Module, # a ReLU network; evaluated in eval mode
     finally: model.train(was)
     return A.detach(), b.detach()
 
-def region_codes(model:nn.Module, x:torch.Tensor, # a batch of inputs
-                       ) -> torch.Tensor:
-    "(N, P) int32 codes of the linear region of each input: ReLU on/off, then max-pool winners."
+def region_codes(model:nn.Module, # a network of ReLU and MaxPool2d modules (functional ReLUs are not seen); evaluated in eval mode
+                 x:torch.Tensor, # a batch of inputs, (N, ...)
+                ) -> torch.Tensor:
+    "(N, P) int32 codes of the linear region of each input: ReLU on/off, then max-pool winners (P = 0 for a model without either)."
     parts = []
     def relu(m, inp): parts.append((inp[0] > 0).reshape(len(inp[0]), -1).to(torch.int32))
     def pool(m, inp):
@@ -56,8 +57,9 @@ def region_codes(model:nn.Module, x:torch.Tensor, # a batch of inputs
     return torch.cat(parts, 1) if parts else x.new_zeros(len(x), 0, dtype=torch.int32)
 
 def affine_by_masks(mlp:nn.Sequential, # Linear, ReLU, BatchNorm1d (eval), Flatten and Identity layers
-                    x:torch.Tensor) -> tuple:
-    "(A, b) of an MLP at `x`, composed as W_L·D·…·D·W_1 from the activation masks D."
+                    x:torch.Tensor, # one input, without batch dimension
+                   ) -> tuple:
+    "(A, b) of an MLP at `x`, composed as W_L·D·…·D·W_1 from the activation masks D: A of shape (outputs, x.numel()), b of shape (outputs,). Another layer type raises `ConfigError`."
     v = x.reshape(-1); A, b = torch.eye(len(v)), torch.zeros(len(v))
     for m in mlp:
         if isinstance(m, nn.Linear): A, b = m.weight @ A, m.weight @ b + (m.bias if m.bias is not None else 0)
@@ -77,8 +79,9 @@ def _set_module(root, name, new):
     parent = root.get_submodule('.'.join(path)) if path else root
     setattr(parent, last, new)
 
-def fold_bn(model:nn.Module) -> fx.GraphModule:
-    "An eval-mode copy of `model` with each BatchNorm folded into the conv/linear layer that feeds it."
+def fold_bn(model:nn.Module, # a torch.fx-traceable model; it is copied, not changed
+           ) -> fx.GraphModule:
+    "An eval-mode copy of `model` with each BatchNorm folded into the conv/linear layer that feeds it (the paper's 'Batch Norm': with running statistics BN is affine); `bn_left` counts the BNs that could not be folded. An untraceable model raises `ConfigError`."
     try: gm = fx.symbolic_trace(copy.deepcopy(model).eval())
     except Exception as e:  # torch.fx.proxy.TraceError, control flow on tensor values, ...
         raise ConfigError(f"fold_bn cannot trace {type(model).__name__} with torch.fx ({type(e).__name__}: {str(e)[:160]}); "
@@ -102,25 +105,30 @@ def fold_bn(model:nn.Module) -> fx.GraphModule:
     return gm
 
 # %% ../nbs/10_algebra.ipynb #a2c240e4
-def patch_matrix(conv:nn.Conv2d) -> torch.Tensor:
-    "The conv's weights as the paper's W_kγ: (C_out, k_h·k_w·C_in), γ = a·k_w·C_in + b·C_in + c."
+def patch_matrix(conv:nn.Conv2d, # any Conv2d; a grouped one gives a block matrix with zeros across groups
+                ) -> torch.Tensor:
+    "The conv's weights as the paper's W_kγ ('Convolution'): (C_out, k_h·k_w·C_in), γ = a·k_w·C_in + b·C_in + c."
     W, g = conv.weight.detach(), conv.groups
     co, cig, kh, kw = W.shape; per = co // g
     full = W.new_zeros(co, kh, kw, cig * g)
     for j in range(g): full[j*per:(j+1)*per, :, :, j*cig:(j+1)*cig] = W[j*per:(j+1)*per].permute(0, 2, 3, 1)
     return full.reshape(co, -1)
 
-def conv_patches(conv:nn.Conv2d, x:torch.Tensor) -> torch.Tensor:
-    "The input patches the conv sees, (N, positions, k_h·k_w·C_in), in the order of `patch_matrix`."
+def conv_patches(conv:nn.Conv2d, # a Conv2d with numeric zero padding (else `ConfigError`)
+                 x:torch.Tensor, # its input, (N, C_in, H, W)
+                ) -> torch.Tensor:
+    "The input patches the conv sees, (N, positions, k_h·k_w·C_in), in the order of `patch_matrix` (so conv(x) = patches @ W_kγ.T + bias)."
     if isinstance(conv.padding, str) or conv.padding_mode != 'zeros':
         raise ConfigError(f"conv_patches needs numeric zero padding, got padding={conv.padding!r}, padding_mode={conv.padding_mode!r}")
     (kh, kw), N, C = conv.kernel_size, x.shape[0], x.shape[1]
     p = F.unfold(x, conv.kernel_size, conv.dilation, conv.padding, conv.stride)  # (N, C·kh·kw, L), channel slowest
     return p.reshape(N, C, kh, kw, -1).permute(0, 4, 2, 3, 1).reshape(N, p.shape[-1], -1)
 
-def conv_spectra(model:nn.Module, fold:bool=True, # fold BatchNorm into the convs first
-                 energy:float=0.99) -> list:
-    "For each Conv2d: patch dimension m, output channels n, singular values, rank, `energy`-rank and participation ratio of W_kγ."
+def conv_spectra(model:nn.Module, # the network whose Conv2d layers are analysed (traceable by torch.fx when `fold`)
+                 fold:bool=True, # fold BatchNorm into the convs first
+                 energy:float=0.99, # energy-rank: the fewest singular values holding this fraction of Σs², in (0, 1]
+                ) -> list:
+    "For each Conv2d: patch dimension m, output channels n, singular values, rank, `energy`-rank and participation ratio of W_kγ (the paper's 'Base Transformations, Projections and Convolutional Neural Networks'); one dict per layer."
     check_range('energy', energy, 0, 1, lo_open=True)
     net = fold_bn(model) if fold else model
     rows = []
@@ -136,8 +144,11 @@ def conv_spectra(model:nn.Module, fold:bool=True, # fold BatchNorm into the conv
     return rows
 
 # %% ../nbs/10_algebra.ipynb #2e039943
-def region_ids(model:nn.Module, x:torch.Tensor, batch:int=4096) -> np.ndarray:
-    "An integer per input, equal for two inputs exactly when their activation patterns are."
+def region_ids(model:nn.Module, # as for `region_codes`
+               x:torch.Tensor, # inputs, (N, ...)
+               batch:int=4096, # inputs per forward pass, >= 1
+              ) -> np.ndarray:
+    "An integer per input, shape (N,), equal for two inputs exactly when their activation patterns are; ids count up from 0 in order of first appearance."
     check_range('batch', batch, 1, kind=int)
     keys, out = {}, np.empty(len(x), np.int64)
     for i, stop in batch_bounds(len(x), batch):  # a trailing batch of one joins the previous (train-mode BN)
@@ -145,11 +156,15 @@ def region_ids(model:nn.Module, x:torch.Tensor, batch:int=4096) -> np.ndarray:
         for j, row in enumerate(p): out[i + j] = keys.setdefault(row.tobytes(), len(keys))
     return out
 
-def region_slice(model:nn.Module, x0:torch.Tensor, x1:torch.Tensor, x2:torch.Tensor, # three inputs (no batch dimension)
-                 res:int=200, # grid points per side
+def region_slice(model:nn.Module, # as for `region_codes`
+                 x0:torch.Tensor, # the plane's origin (u = v = 0), no batch dimension
+                 x1:torch.Tensor, # the point at u = 1, v = 0 (same shape as x0)
+                 x2:torch.Tensor, # the point at u = 0, v = 1 (same shape as x0)
+                 res:int=200, # grid points per side, >= 2
                  margin:float=0.25, # the grid spans u, v in [-margin, 1 + margin]
-                 batch:int=4096) -> dict:
-    "Linear regions on the plane through x0, x1, x2: a (res, res) label grid, the count, the extent."
+                 batch:int=4096, # inputs per forward pass
+                ) -> dict:
+    "Linear regions on the plane through x0, x1, x2: a (res, res) label grid (rows v, columns u), the count, the extent (for imshow). Shapes that differ raise `ConfigError`."
     check_range('res', res, 2, kind=int); check_range('margin', margin, 0)
     if not x0.shape == x1.shape == x2.shape: raise ConfigError(f"x0, x1, x2 must have one shape, got {tuple(x0.shape)}, {tuple(x1.shape)}, {tuple(x2.shape)}")
     t = torch.linspace(-margin, 1 + margin, res)
@@ -160,9 +175,10 @@ def region_slice(model:nn.Module, x0:torch.Tensor, x1:torch.Tensor, x2:torch.Ten
     return {'labels': labels, 'count': int(labels.max()) + 1, 'extent': (-margin, 1 + margin, -margin, 1 + margin)}
 
 # %% ../nbs/10_algebra.ipynb #34a3688c
-def choke_table(model:nn.Module, in_shape:tuple, # (C, H, W) of one input
+def choke_table(model:nn.Module, # the network; run once in eval mode on zeros
+                in_shape:tuple, # (C, H, W) of one input
                ) -> list:
-    "Per Conv2d in call order: patch dimension k_h·k_w·C_in/groups vs output channels, and activations in and out."
+    "Per Conv2d in call order: patch dimension k_h·k_w·C_in/groups vs output channels, and activations in and out (the paper's 'choke' of early layers, e.g. ResNet18's 147-dimensional first patch)."
     names, rows = {m: n for n, m in model.named_modules()}, []
     def hook(m, i, o):
         (_, ci, hi, wi), (_, co, ho, wo) = i[0].shape, o.shape
@@ -180,8 +196,10 @@ def choke_table(model:nn.Module, in_shape:tuple, # (C, H, W) of one input
     return rows
 
 # %% ../nbs/10_algebra.ipynb #b713652f
-def penultimate(model:nn.Module, x:torch.Tensor) -> torch.Tensor:
-    "The features the model's last registered `nn.Linear` (its classifier) receives for the batch `x` (eval mode)."
+def penultimate(model:nn.Module, # a classifier ending in an nn.Linear (else `ConfigError`)
+                x:torch.Tensor, # a batch of inputs, (N, ...)
+               ) -> torch.Tensor:
+    "The features the model's last registered `nn.Linear` (its classifier) receives for the batch `x` (eval mode), shape (N, in_features)."
     lin = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not lin: raise ConfigError(f"{type(model).__name__} has no nn.Linear layer to take features from")
     out = []; h = lin[-1].register_forward_pre_hook(lambda m, i: out.append(i[0].detach()))
@@ -192,8 +210,9 @@ def penultimate(model:nn.Module, x:torch.Tensor) -> torch.Tensor:
     return out[0].reshape(len(x), -1)
 
 def feature_stats(feats:torch.Tensor, # (N, d) feature vectors
-                  energy:float=0.9) -> dict:
-    "Dimension, numerical rank, `energy`-rank and participation ratio of centred features."
+                  energy:float=0.9, # energy-rank: the fewest principal directions holding this fraction of the variance, in (0, 1]
+                 ) -> dict:
+    "Dimension, numerical rank, `energy`-rank and participation ratio of centred features (the paper's feature-space dimension against the number of classes)."
     check_range('energy', energy, 0, 1, lo_open=True)
     f = feats.double() - feats.double().mean(0)
     s2 = torch.linalg.svdvals(f) ** 2
@@ -204,9 +223,11 @@ def feature_stats(feats:torch.Tensor, # (N, d) feature vectors
 
 def class_feature_probe(k:int, # number of classes (digits proxy with classes 0..k-1)
                         d:int=32, # feature dimension (width of the last conv)
-                        epochs:int=8, seed:int=0, base=None, # base: a DataBundle (default: digits)
+                        epochs:int=8, # training epochs
+                        seed:int=0, # seed of the model, the split and the batches
+                        base=None, # a DataBundle (default: digits)
                        ) -> dict:
-    "Train a small CNN with a d-dimensional feature space on a k-class proxy; accuracy and feature statistics."
+    "Train a small CNN with a d-dimensional feature space on a k-class proxy; validation accuracy and `feature_stats` of its training-set features (the paper's 'number of classes ... optimal number of dimensions for the feature space')."
     check_range('d', d, 1, kind=int)
     base = base if base is not None else get_dataset('digits')
     bundle = base.proxy(classes=k)

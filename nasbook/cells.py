@@ -24,8 +24,9 @@ BONSAI_OPS = ['skip_connect', 'max_pool_3x3', 'avg_pool_3x3', 'sep_conv_3x3', 's
 
 # %% ../nbs/21_cells.ipynb #e3842ddc
 class MixedOp(nn.Module):
-    "A mixed op: all candidate ops in parallel on one input, each behind its own pruner (its architecture parameter); outputs their sum (or None)."
-    def __init__(self, C:int, # channels in and out
+    "A mixed op: all candidate ops in parallel on one input, each behind its own pruner (its architecture parameter); outputs their sum (or None) (thesis Eq. 4.12, Fig. A.1). An empty `ops` raises `ConfigError`."
+    def __init__(self,
+                 C:int, # channels in and out
                  stride:int=1, # 2 on edges that leave a reduction cell's input nodes
                  ops=BONSAI_OPS, # candidate operation names (nasbook.ops)
                  M:float=1e4, # pruner saw frequency
@@ -39,9 +40,14 @@ class MixedOp(nn.Module):
         self.pruners = nn.ModuleDict({o: Pruner(M=M, init=init) for o in ops})
         self.enabled, self.in_hw = True, None
 
-    def live_ops(self) -> list: return list(self.ops.keys())
+    def live_ops(self) -> list:
+        "Names of the candidate ops not deadheaded yet."
+        return list(self.ops.keys())
 
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor|None, # (N, C, H, W), or None when nothing reaches the edge's input
+               ) -> torch.Tensor|None:
+        "Σ_o P_o(o(x)) (Eq. 4.12), shape (N, C, ⌈H/stride⌉, ⌈W/stride⌉); None when `x` is None, the edge is disabled or has no live op."
         if x is None or not self.enabled or not len(self.ops): return None
         out = None
         for name, op in self.ops.items():
@@ -49,41 +55,62 @@ class MixedOp(nn.Module):
             out = y if out is None else out + y
         return out
 
-    def deadhead(self, name:str) -> list:
-        "Delete op `name` and its pruner; return their parameters (for `Trainer.remove_params`)."
+    def deadhead(self,
+                 name:str, # a live op's name (else `ConfigError`)
+                ) -> list:
+        "Delete op `name` and its pruner (thesis §4.4.1); return their parameters (for `Trainer.remove_params`)."
         check_in('name', name, self.live_ops())
         p = self.pruners[name].switch_off()
         params = list(self.ops[name].parameters()) + [p.weight]
         del self.ops[name]; del self.pruners[name]
         return params
 
-    def keep_only(self, names) -> list:
-        "Deadhead every op not in `names`."
+    def keep_only(self,
+                  names, # op names to keep; names that are not live are ignored
+                 ) -> list:
+        "Deadhead every op not in `names`; return the parameters that left."
         return [q for o in self.live_ops() if o not in set(names) for q in self.deadhead(o)]
 
-    def extra_repr(self): return f"C={self.C}, stride={self.stride}, live={self.live_ops()}, enabled={self.enabled}"
+    def extra_repr(self):
+        "Channels, stride, live ops and enabled flag, for print(model)."
+        return f"C={self.C}, stride={self.stride}, live={self.live_ops()}, enabled={self.enabled}"
 
 class Node(nn.Module):
     "Sum of incoming edge outputs, then batch norm (Eq. 4.21); None when nothing arrives."
-    def __init__(self, C:int):
+    def __init__(self,
+                 C:int, # channels of every incoming edge's output
+                ):
         super().__init__(); self.bn = nn.BatchNorm2d(C)
-    def forward(self, xs):
+    def forward(self,
+                xs:list, # incoming edge outputs, each (N, C, H, W) or None
+               ) -> torch.Tensor|None:
+        "BN(Σ xs) over the outputs that are not None, shape (N, C, H, W); None when all are None."
         xs = [x for x in xs if x is not None]
         if not xs: return None
         return self.bn(xs[0] if len(xs) == 1 else torch.stack(xs).sum(0))
 
 # %% ../nbs/21_cells.ipynb #fbbc569f
-def edge_key(u, v): return f"{u}->{v}"
-def edge_ends(k): return tuple(k.split('->'))
+def edge_key(u:str, # the edge's source node ('in0', '0', ...)
+             v:str, # the edge's target node
+            ) -> str:
+    "The name of edge u -> v in a cell: 'u->v'."
+    return f"{u}->{v}"
+def edge_ends(k:str, # an edge name 'u->v'
+             ) -> tuple:
+    "(u, v) of edge name 'u->v' (the inverse of `edge_key`)."
+    return tuple(k.split('->'))
 
 class Cell(nn.Module):
-    "A DAG of Nodes joined by mixed ops; input nodes in0.., inner nodes in topological `order`, output `order[-1]`."
-    def __init__(self, C:int, # channels of every node
+    "A DAG of Nodes joined by mixed ops; input nodes in0.., inner nodes in topological `order`, output `order[-1]` (thesis §4.2, Fig. A.4); bad arguments raise `ConfigError`."
+    def __init__(self,
+                 C:int, # channels of every node
                  reduction:bool=False, # halve the resolution on the edges leaving input nodes
                  n_inputs:int=2, # input nodes (Bonsai: 2; SpiderNet: one per antecedent)
                  nodes:int=4, # inner nodes including the output node
                  depth:int=4, # each node feeds the next `depth` nodes
-                 ops=BONSAI_OPS, M:float=1e4, init:float=0.1,
+                 ops=BONSAI_OPS, # candidate operations of every mixed op
+                 M:float=1e4, # pruner saw frequency
+                 init:float=0.1, # initial pruner weight
                  connect:str='bonsai', # 'bonsai' (Fig. 4.4) or 'minimal' (SpiderNet's start, Fig. 5.5)
                 ):
         super().__init__()
@@ -106,9 +133,13 @@ class Cell(nn.Module):
             self.add_edge(self.order[0], self.order[1])
 
     @property
-    def out(self): return self.order[-1]
+    def out(self) -> str:
+        "The output node's name (the last in `order`)."
+        return self.order[-1]
 
-    def add_node(self, before:str|None=None) -> str:
+    def add_node(self,
+                 before:str|None=None, # an inner node to insert the new one before (None: append; unknown: `ConfigError`)
+                ) -> str:
         "Add an inner node (at the end, or just before node `before`); return its name."
         name = str(self.next_id); self.next_id += 1
         ref = next(self.parameters(), None)
@@ -119,8 +150,12 @@ class Cell(nn.Module):
 
     def _pos(self, n): return -1 if n in self.inputs else self.order.index(n)
 
-    def add_edge(self, u:str, v:str, ops=None) -> MixedOp:
-        "Add a Bonsai edge u -> v (u before v in the order) carrying `ops` (default: the cell's op set)."
+    def add_edge(self,
+                 u:str, # source: an input or inner node
+                 v:str, # target: an inner node after `u` in the order
+                 ops=None, # the edge's candidate ops (None: the cell's op set)
+                ) -> MixedOp:
+        "Add a Bonsai edge u -> v (u before v in the order) carrying `ops` (default: the cell's op set); a backward or existing edge raises `ConfigError`."
         check_in('u', u, self.inputs + self.order); check_in('v', v, self.order)
         if self._pos(u) >= self._pos(v): raise ConfigError(f"edge {u}->{v} goes backwards in the order {self.order}; it would make a cycle")
         if edge_key(u, v) in self.edges: raise ConfigError(f"edge {u}->{v} already exists")
@@ -130,16 +165,26 @@ class Cell(nn.Module):
         self.edges[edge_key(u, v)] = e
         return e
 
-    def remove_edge(self, u:str, v:str) -> list:
+    def remove_edge(self,
+                    u:str, # the edge's source node
+                    v:str, # the edge's target node (an unknown edge raises `ConfigError`)
+                   ) -> list:
         "Delete edge u -> v; return its parameters."
         e = self.edges[check_in('edge', edge_key(u, v), list(self.edges.keys()))]
         params = [p for o in e.live_ops() for p in e.deadhead(o)]
         del self.edges[edge_key(u, v)]
         return params
 
-    def in_edges(self, v): return [(k, edge_ends(k)[0]) for k in self.edges.keys() if edge_ends(k)[1] == v]
+    def in_edges(self,
+                 v:str, # an inner node
+                ) -> list:
+        "(edge name, source node) of every edge into `v`."
+        return [(k, edge_ends(k)[0]) for k in self.edges.keys() if edge_ends(k)[1] == v]
 
-    def forward(self, inputs:list):
+    def forward(self,
+                inputs:list, # one tensor (N, C, H, W) per input node (None for a pruned-away one); a wrong count raises `ConfigError`
+               ) -> torch.Tensor:
+        "The output node's value, (N, C, H', W') with H' = ⌈H/2⌉ in a reduction cell; zeros when nothing reaches it."
         if len(inputs) != len(self.inputs): raise ConfigError(f"cell expects {len(self.inputs)} inputs, got {len(inputs)}")
         vals = dict(zip(self.inputs, inputs))
         ins = {v: [] for v in self.order}
@@ -154,9 +199,13 @@ class Cell(nn.Module):
             out = ref.new_zeros(ref.shape[0], self.C, -(-ref.shape[2] // s), -(-ref.shape[3] // s))
         return out
 
-    def live_ops(self) -> dict: return {k: e.live_ops() for k, e in self.edges.items()}
+    def live_ops(self) -> dict:
+        "{edge name: live op names} of every edge."
+        return {k: e.live_ops() for k, e in self.edges.items()}
 
-    def orphans(self, dead_inputs=()) -> list:
+    def orphans(self,
+                dead_inputs=(), # input nodes that carry nothing (e.g. 'in1' once its handler pruned every antecedent)
+               ) -> list:
         "Edges with live ops on no path from a live input node to the output node: they can never matter."
         live = [k for k, e in self.edges.items() if e.live_ops()]
         fwd = set(self.inputs) - set(dead_inputs)
@@ -169,36 +218,55 @@ class Cell(nn.Module):
 
 # %% ../nbs/21_cells.ipynb #30bac5f5
 class Scaler(nn.Module):
-    "Bring a tensor of (C_in, H_in, W_in) to (C, H, W): average pool down, then 1x1 conv + BN if channels differ."
-    def __init__(self, C_in, C, hw_in, hw):
+    "Bring a tensor of (C_in, H_in, W_in) to (C, H, W): average pool down, then 1x1 conv + BN if channels differ (the cell input handler's scaling, Fig. A.3)."
+    def __init__(self,
+                 C_in:int, # channels of the input
+                 C:int, # channels wanted
+                 hw_in, # (H_in, W_in) of the input
+                 hw, # (H, W) wanted (adaptive average pooling when it differs)
+                ):
         super().__init__()
         self.hw = tuple(hw) if tuple(hw) != tuple(hw_in) else None
         self.proj = None if C_in == C else nn.Sequential(nn.ReLU(), nn.Conv2d(C_in, C, 1, bias=False), nn.BatchNorm2d(C))
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, C_in, H_in, W_in)
+               ) -> torch.Tensor:
+        "(N, C_in, H_in, W_in) -> (N, C, H, W)."
         if self.hw is not None: x = F.adaptive_avg_pool2d(x, self.hw)
         return x if self.proj is None else self.proj(x)
 
 class InputHandler(nn.Module):
-    "Scale the antecedents (stem, cell 0, ..., cell c-1) and give [scaled previous, pruned sum] or all scaled."
-    def __init__(self, shapes:list, # (C, H, W) of each antecedent, the stem first
-                 C:int, hw, # the cell's channels and input resolution
+    "Scale the antecedents (stem, cell 0, ..., cell c-1) and give [scaled previous, pruned sum] or all scaled (thesis Eqs. 4.13-4.14, Fig. A.3)."
+    def __init__(self,
+                 shapes:list, # (C, H, W) of each antecedent, the stem first
+                 C:int, # the cell's channels
+                 hw, # the cell's input resolution (H, W)
                  mode:str='bonsai', # 'bonsai' (two inputs, Eq. 4.14) or 'all' (one input per antecedent)
-                 M:float=1e4, init:float=0.1):
+                 M:float=1e4, # saw frequency of the antecedents' pruners
+                 init:float=0.1, # their initial weight
+                ):
         super().__init__()
         check_in('mode', mode, ('bonsai', 'all'))
         self.mode, self.n = mode, len(shapes)
         self.scalers = nn.ModuleList([Scaler(s[0], C, s[1:], hw) for s in shapes])
         self.pruners = nn.ModuleDict({str(i): Pruner(M=M, init=init) for i in range(len(shapes))}) if mode == 'bonsai' else nn.ModuleDict()
     @property
-    def n_outputs(self): return 2 if self.mode == 'bonsai' else self.n
-    def forward(self, antecedents:list):
+    def n_outputs(self) -> int:
+        "How many input nodes the cell needs: 2 ('bonsai') or one per antecedent ('all')."
+        return 2 if self.mode == 'bonsai' else self.n
+    def forward(self,
+                antecedents:list, # outputs of the stem and every earlier cell, each (N, C_i, H_i, W_i)
+               ) -> list:
+        "'bonsai': [C^{in_1}, C^{in_2}] of Eqs. 4.13-4.14 (the second None once every antecedent is pruned); 'all': every antecedent scaled; each (N, C, H, W)."
         if self.mode == 'all': return [s(a) for s, a in zip(self.scalers, antecedents)]
         prev = self.scalers[-1](antecedents[-1]); parts = []
         for k, p in self.pruners.items():
             i = int(k); parts.append(p(prev if i == self.n - 1 else self.scalers[i](antecedents[i])))
         return [prev, torch.stack(parts).sum(0) if parts else None]
-    def deadhead(self, i:str) -> list:
-        "Remove antecedent `i` from the pruned sum."
+    def deadhead(self,
+                 i:str, # the antecedent's index as a string ('0' is the stem); unknown raises `ConfigError`
+                ) -> list:
+        "Remove antecedent `i` from the pruned sum; return the parameters that left (its pruner, and its scaler unless it is the previous cell)."
         p = self.pruners[check_in('antecedent', str(i), list(self.pruners.keys()))].switch_off()
         del self.pruners[str(i)]
         if int(i) == self.n - 1: return [p.weight]        # the previous cell's scaler also feeds input 0
@@ -207,10 +275,17 @@ class InputHandler(nn.Module):
 
 # %% ../nbs/21_cells.ipynb #a12d6860
 class Tower(nn.Module):
-    "Classifier head: ReLU, global average pool, linear."
-    def __init__(self, C, n_classes):
+    "Classifier head: ReLU, global average pool, linear (the main and auxiliary towers of thesis Fig. A.5)."
+    def __init__(self,
+                 C:int, # channels of the cell it reads
+                 n_classes:int, # outputs
+                ):
         super().__init__(); self.fc = nn.Linear(C, n_classes)
-    def forward(self, x): return self.fc(F.adaptive_avg_pool2d(F.relu(x), 1).flatten(1))
+    def forward(self,
+                x:torch.Tensor, # (N, C, H, W)
+               ) -> torch.Tensor:
+        "Logits, (N, n_classes)."
+        return self.fc(F.adaptive_avg_pool2d(F.relu(x), 1).flatten(1))
 
 def _per_cell(name, v, n):
     if isinstance(v, int): return [v] * n
@@ -220,14 +295,17 @@ def _per_cell(name, v, n):
     return v
 
 class CellSupernet(nn.Module):
-    "The cell supernet: a stem, cells of mixed ops (each with its input handler) grown section by section, and auxiliary towers."
-    def __init__(self, in_shape=(1, 8, 8), # (C, H, W) of an input image
-                 n_classes:int=10,
+    "The cell supernet: a stem, cells of mixed ops (each with its input handler) grown section by section, and auxiliary towers (thesis §4.5, §4.7, Fig. A.5); bad arguments raise `ConfigError`."
+    def __init__(self,
+                 in_shape=(1, 8, 8), # (C, H, W) of an input image
+                 n_classes:int=10, # classes, >= 2
                  scale:int=16, # channels of the stem and the first cell (§4.7, item 2)
                  sections=('N', 'R', 'R'), # cell kinds per section, e.g. ['NN', 'R', 'NN'] (§4.7, item 5)
                  nodes=4, # inner nodes per cell (int or one per cell)
                  depth=4, # edge depth per cell (int or one per cell)
-                 ops=BONSAI_OPS, M:float=1e4, init:float=0.1,
+                 ops=BONSAI_OPS, # candidate operations of every mixed op (unknown names raise `ConfigError`)
+                 M:float=1e4, # pruner saw frequency
+                 init:float=0.1, # initial pruner weight
                  handler:str='bonsai', # 'bonsai' (two inputs) or 'all' (SpiderNet: one input node per antecedent)
                  connect:str='bonsai', # initial cell graph: 'bonsai' or 'minimal'
                  grow:bool=True, # build the first section now
@@ -252,16 +330,22 @@ class CellSupernet(nn.Module):
         if grow: self.grow()
 
     @property
-    def n_sections(self): return len(self.config['sections'])
+    def n_sections(self) -> int:
+        "Sections the supernet will have when fully grown."
+        return len(self.config['sections'])
     @property
-    def complete(self): return self.sections_built == self.n_sections
-    def section_of(self, cell:int) -> int:
+    def complete(self) -> bool:
+        "True when every section is built."
+        return self.sections_built == self.n_sections
+    def section_of(self,
+                   cell:int, # a cell's index
+                  ) -> int:
         "Index of the section cell `cell` belongs to."
         ends = np.cumsum([len(s) for s in self.config['sections']])
         return int(np.searchsorted(ends, cell, side='right'))
 
     def grow(self) -> list:
-        "Append the next section and its tower (the old tower becomes auxiliary); return the new parameters."
+        "Append the next section and its tower (the old tower becomes auxiliary; thesis §4.6, Fig. A.5); return the new parameters. Raises `ConfigError` when every section is built."
         if self.complete: raise ConfigError(f"all {self.n_sections} sections are built already")
         cfg, new = self.config, []
         dev = next(self.parameters()).device
@@ -287,7 +371,10 @@ class CellSupernet(nn.Module):
             for k, e in cell.edges.items():
                 e.in_hw = (H, W) if not cell.reduction or edge_ends(k)[0] in cell.inputs else (-(-H // 2), -(-W // 2))
 
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, C, H, W) with (C, H, W) = in_shape
+               ):
+        "Logits (N, n_classes); in training mode with auxiliary towers, the tuple (logits, *auxiliary logits)."
         outs, aux = [self.stem(x)], []
         ends = set(np.cumsum([len(s) for s in self.config['sections'][:self.sections_built]]) - 1)
         t = 0
@@ -317,7 +404,8 @@ def cell_pruners(self:CellSupernet, i:int # cell index
     return [p for k, p in self.pruners() if k.startswith(f"c{i}/")]
 
 @patch
-def deadhead(self:CellSupernet, keys, # pruner keys, as `pruners()` names them
+def deadhead(self:CellSupernet,
+             keys, # pruner keys, as `pruners()` names them
              cascade:bool=True, # also deadhead every op left on no input-to-output path
             ) -> list:
     "Deadhead the pruners named by `keys` (and, with `cascade`, every op orphaned by it); return the parameters that left."
@@ -347,7 +435,9 @@ def edges(self:CellSupernet) -> list:
     return [(f"c{i}/{k}", e) for i, cell in enumerate(self.cells) for k, e in cell.edges.items()]
 
 @patch
-def n_live_ops(self:CellSupernet) -> int: return sum(len(e.live_ops()) for _, e in self.edges())
+def n_live_ops(self:CellSupernet) -> int:
+    "The number of live candidate ops over all edges."
+    return sum(len(e.live_ops()) for _, e in self.edges())
 
 @patch
 def arch_parameters(self:CellSupernet) -> list:
@@ -372,8 +462,10 @@ def to_dict(self:CellSupernet) -> dict:
                       for i, (h, c) in enumerate(zip(self.handlers, self.cells))]}
 
 @patch(cls_method=True)
-def from_dict(cls:CellSupernet, g:dict) -> 'CellSupernet':
-    "Rebuild the model `to_dict` described (its state_dict then loads)."
+def from_dict(cls:CellSupernet,
+              g:dict, # what `to_dict` returned
+             ) -> 'CellSupernet':
+    "Rebuild the model `to_dict` described (its state_dict then loads); a description without config/cells/sections_built or with another cell count raises `ConfigError`."
     try: cfg, cells, built = g['config'], g['cells'], g['sections_built']
     except (KeyError, TypeError) as ex: raise ConfigError(f"the supernet description lacks {ex}; pass what CellSupernet.to_dict() returned") from None
     m = cls(**cfg, grow=False)
@@ -401,7 +493,8 @@ def from_dict(cls:CellSupernet, g:dict) -> 'CellSupernet':
 
 # %% ../nbs/21_cells.ipynb #a85d841d
 @patch
-def reinitialize(self:CellSupernet, pruners:bool=False # reset the pruner weights to `init` too
+def reinitialize(self:CellSupernet,
+                 pruners:bool=False, # reset the pruner weights to `init` too
                 ) -> CellSupernet:
     "Re-draw every weight (§4.5.3: breaks codependence); pruner weights too when `pruners`. Returns the model."
     with torch.no_grad():
@@ -415,7 +508,7 @@ def reinitialize(self:CellSupernet, pruners:bool=False # reset the pruner weight
 
 # %% ../nbs/21_cells.ipynb #2480b63d
 def bonsai_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
-                 n_classes:int=10,
+                 n_classes:int=10, # classes, >= 2
                  scale:int=16, # channels of the stem and the first cell (§4.7, item 2)
                  sections=('N', 'R', 'R'), # cell kinds per section (§4.7, item 5)
                  nodes=4, # inner nodes per cell (int or one per cell)
@@ -432,9 +525,14 @@ def bonsai_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
 SHORT = {'skip_connect': 'id', 'max_pool_3x3': 'max', 'avg_pool_3x3': 'avg', 'sep_conv_3x3': 's3', 'sep_conv_5x5': 's5',
          'dil_conv_3x3': 'd3', 'dil_conv_5x5': 'd5', 'none': '0'}
 
-def draw_cell(cell:Cell, ax=None, edge_values:dict|None=None, # {'u->v': value} colours the edges
-              title:str|None=None, cmap:str='viridis', show_ops:bool=False):
-    "Draw a cell's DAG with matplotlib; edges labelled by live-op count (or op names) or coloured by `edge_values`."
+def draw_cell(cell:Cell, # the cell to draw
+              ax=None, # matplotlib Axes (None: a new figure sized to the cell)
+              edge_values:dict|None=None, # {'u->v': value} colours the edges
+              title:str|None=None, # axes title (None: kind, node, edge and live-op counts)
+              cmap:str='viridis', # matplotlib colormap of `edge_values`
+              show_ops:bool=False, # label edges with their live ops' short names (SHORT) instead of their count
+             ):
+    "Draw a cell's DAG with matplotlib; edges labelled by live-op count (or op names) or coloured by `edge_values`. Returns the Axes."
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
     if ax is None: _, ax = plt.subplots(figsize=(1.2 + 1.1 * (len(cell.order) + 1), 3.2))

@@ -173,20 +173,41 @@ def torch_load(path, # a file written by `torch.save` / `atomic_torch_save`
 # %% ../nbs/00_core.ipynb #e2950d7f
 class Config:
     "Mixin for dataclasses that round-trip through JSON dicts."
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
-    def to_json(self, **kw) -> str: return json.dumps(self.to_dict(), **kw)
+    def to_dict(self) -> dict:
+        "The fields as a plain dict (nested dataclasses become dicts)."
+        return dataclasses.asdict(self)
+    def to_json(self,
+                **kw, # passed on to `json.dumps` (e.g. indent=1)
+               ) -> str:
+        "The fields as a JSON string."
+        return json.dumps(self.to_dict(), **kw)
     @classmethod
-    def from_dict(cls, d:dict):
+    def from_dict(cls,
+                  d:dict, # field name -> value, as `to_dict` writes it
+                 ):
+        "Build the dataclass from `d`; raises `ConfigError` for a non-dict or unknown keys (naming them and the known ones)."
         if not isinstance(d, dict): raise ConfigError(f"{cls.__name__} needs a dict, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown: raise ConfigError(f"unknown {cls.__name__} keys: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
         return cls(**d)
     @classmethod
-    def from_json(cls, s:str): return cls.from_dict(json.loads(s))
-    def save(self, path): atomic_write(path, self.to_json(indent=1)); return path
+    def from_json(cls,
+                  s:str, # a JSON object, as `to_json` writes it
+                 ):
+        "Build the dataclass from a JSON string (see `from_dict` for the errors)."
+        return cls.from_dict(json.loads(s))
+    def save(self,
+             path, # the JSON file to (re)write atomically; its folder must exist
+            ):
+        "Write the fields as indented JSON with `atomic_write`; return `path`."
+        atomic_write(path, self.to_json(indent=1)); return path
     @classmethod
-    def load(cls, path): return cls.from_dict(read_json(path, f'{cls.__name__} file'))
+    def load(cls,
+             path, # a JSON file written by `save`
+            ):
+        "Read a file written by `save`; a missing or malformed file is a `NasbookError`, unknown keys a `ConfigError`."
+        return cls.from_dict(read_json(path, f'{cls.__name__} file'))
 
 # %% ../nbs/00_core.ipynb #2da0c046
 STATUSES = ('ok', 'failed', 'diverged')
@@ -194,7 +215,9 @@ _REQUIRED = {'trial': int, 'config': dict, 'status': str}
 
 def _now(): return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec='milliseconds')
 
-def validate_record(r:dict, where:str='record') -> dict:
+def validate_record(r:dict, # one journal record: needs int 'trial', dict 'config', 'status' in STATUSES; 'value' finite or None
+                    where:str='record', # where the record came from ('file:line'), for the message
+                   ) -> dict:
     "Check one journal record; raise `JournalError` naming `where` if it is malformed."
     if not isinstance(r, dict): raise JournalError(f"{where}: a record must be a JSON object, got {type(r).__name__}")
     for k, t in _REQUIRED.items():
@@ -215,7 +238,8 @@ def settings_diff(saved:dict, # the settings a run was started with (as read bac
     a, b = json.loads(json.dumps(saved)), json.loads(json.dumps(now))
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
-def check_settings(saved:dict, now:dict,
+def check_settings(saved:dict, # the settings a run was started with (as read back from disk)
+                   now:dict, # the settings of the run that wants to continue it
                    where, # the folder or file holding the saved run, for the message
                    what:str='run', # 'run', 'search', ...
                   ):
@@ -281,7 +305,9 @@ class Journal:
                 f.write(line); f.flush(); os.fsync(f.fileno())
         except OSError as e: raise JournalError(f"cannot write journal {self.path}: {e.strerror}") from None
 
-    def append(self, record:dict) -> dict:
+    def append(self,
+               record:dict, # a record as `validate_record` wants it; its trial must not be in the journal yet
+              ) -> dict:
         "Validate, write, flush and fsync `record`; return it (with a `finished` timestamp)."
         r = {**record}; r.setdefault('finished', _now())
         validate_record(r, 'new record')
@@ -291,12 +317,18 @@ class Journal:
         return r
 
     @property
-    def records(self) -> list: return list(self._records)
+    def records(self) -> list:
+        "A copy of the records, in the order written."
+        return list(self._records)
     @property
-    def trials(self) -> dict: return {r['trial']: r for r in self._records}
+    def trials(self) -> dict:
+        "{trial number: record}."
+        return {r['trial']: r for r in self._records}
     def __len__(self): return len(self._records)
     def __iter__(self): return iter(self.records)
-    def best(self, maximize=True):
+    def best(self,
+             maximize=True, # True: highest value wins; False: lowest
+            ):
         "The best 'ok' record (highest value when `maximize`), or None."
         ok = [r for r in self._records if r['status'] == 'ok']
         if not ok: return None

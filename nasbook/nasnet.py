@@ -26,11 +26,20 @@ COMBINES = ['add', 'concat']
 
 class MaxPoolK(nn.Module):
     "k×k max pool ('same' padding, any stride), then ReLU → 1×1 conv → BN only when the channel count changes."
-    def __init__(self, C_in, C_out, stride=1, affine=True, k=5):
+    def __init__(self,
+                 C_in:int, # input channels
+                 C_out:int, # output channels (a 1×1 projection when they differ from C_in)
+                 stride:int=1, # pooling stride
+                 affine:bool=True, # learnable BN scale and shift in the projection
+                 k:int=5, # pooling window (odd)
+                ):
         super().__init__()
         self.pool = nn.MaxPool2d(k, stride, k // 2)
         self.proj = None if C_in == C_out else ConvIJ(C_in, C_out, 1, affine, 1, 1)
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, C_in, H, W)
+               ) -> torch.Tensor:
+        "(N, C_in, H, W) -> (N, C_out, ⌈H/stride⌉, ⌈W/stride⌉)."
         x = self.pool(x)
         return x if self.proj is None else self.proj(x)
 
@@ -47,8 +56,12 @@ _NASNET_ONLY = {
 }
 
 def nasnet_op(name:str, # one of NASNET_OPS (or any name `get_op` knows)
-              C_in:int, C_out:int, stride:int=1, affine:bool=True) -> nn.Module:
-    "Build one of NASNet's operations; output `(N, C_out, ceil(H/stride), ceil(W/stride))`."
+              C_in:int, # input channels, >= 1
+              C_out:int, # output channels, >= 1
+              stride:int=1, # 1 or 2 (else `ConfigError`)
+              affine:bool=True, # learnable BN scale and shift
+             ) -> nn.Module:
+    "Build one of NASNet's 13 operations (Zoph et al. 2018 §3); output `(N, C_out, ceil(H/stride), ceil(W/stride))`. Unknown names or bad sizes raise `ConfigError`."
     if name in _NASNET_ONLY:
         check_range('C_in', C_in, 1, kind=int); check_range('C_out', C_out, 1, kind=int)
         if stride not in (1, 2): raise ConfigError(f"stride={stride!r} is not allowed; ops work at stride 1 or 2")
@@ -60,13 +73,19 @@ def _op_known(name):
     try: nasnet_op(name, 2, 2, 1); return True
     except (ConfigError, TypeError): return False
 
-def default_concat(blocks:list) -> list:
+def default_concat(blocks:list, # a cell's blocks [in1, in2, op1, op2, combine]
+                  ) -> list:
     "The hidden states no block reads (§3: 'unused hidden states'), as state indices 2..B+1."
     read = {s for blk in blocks for s in blk[:2]}
     return [2 + b for b in range(len(blocks)) if 2 + b not in read]
 
-def check_cell(blocks, concat=None, name:str='cell', ops=None, combines=COMBINES) -> None:
-    "Raise `ConfigError` (naming `name`) unless `blocks` is a list of [in1, in2, op1, op2, combine] blocks."
+def check_cell(blocks, # a cell's blocks [in1, in2, op1, op2, combine]; block b may read states 0..b+1
+               concat=None, # the states concatenated into the output (None: not checked)
+               name:str='cell', # the cell's name in the message ('normal', 'reduce')
+               ops=None, # allowed op names (None: any name `nasnet_op` builds)
+               combines=COMBINES, # allowed combine names
+              ) -> None:
+    "Raise `ConfigError` (naming `name`) unless `blocks` is a list of [in1, in2, op1, op2, combine] blocks (and `concat` distinct states of the cell)."
     if not isinstance(blocks, (list, tuple)) or len(blocks) < 1:
         raise ConfigError(f"{name} must be a non-empty list of blocks [input1, input2, op1, op2, combine], got {blocks!r}")
     for b, blk in enumerate(blocks):
@@ -86,7 +105,10 @@ def check_cell(blocks, concat=None, name:str='cell', ops=None, combines=COMBINES
             or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s < n for s in concat)):
             raise ConfigError(f"{name}_concat must be a non-empty list of distinct states in 0..{n - 1}, got {concat!r}")
 
-def check_genotype(g:dict, ops=None, combines=COMBINES) -> dict:
+def check_genotype(g:dict, # {'normal': blocks, 'reduce': blocks[, 'normal_concat', 'reduce_concat']}
+                   ops=None, # allowed op names (None: any name `nasnet_op` builds)
+                   combines=COMBINES, # allowed combine names
+                  ) -> dict:
     "Return `g` if it is a NASNet genotype {'normal', 'normal_concat', 'reduce', 'reduce_concat'}; else raise ConfigError."
     if not isinstance(g, dict): raise ConfigError(f"genotype must be a dict, got {type(g).__name__}")
     extra = [k for k in g if k not in ('normal', 'normal_concat', 'reduce', 'reduce_concat')]
@@ -97,11 +119,13 @@ def check_genotype(g:dict, ops=None, combines=COMBINES) -> dict:
 
 # %% ../nbs/51_nasnet.ipynb #3d6f713f
 class NASNetSpace(SearchSpace):
-    "NASNet's cell space (§3, Fig. 3): normal and reduction cells of `B` blocks, five decisions per block."
-    def __init__(self, B:int=5, # blocks per cell (the paper's B = 5)
+    "NASNet's cell space (§3, Fig. 3): normal and reduction cells of `B` blocks, five decisions per block; bad arguments raise `ConfigError`."
+    def __init__(self,
+                 B:int=5, # blocks per cell (the paper's B = 5)
                  ops:list=NASNET_OPS, # candidate operations (the paper's 13)
                  combines:list=COMBINES, # step 5's choices: 'add', 'concat' (NASNet-A uses only 'add')
-                 name:str='nasnet'):
+                 name:str='nasnet', # the space's name, for messages and the journal
+                ):
         check_range('B', B, 1, kind=(int, np.integer))
         if isinstance(ops, str) or not isinstance(ops, (list, tuple)) or len(ops) < 1:
             raise ConfigError(f"ops must be a non-empty list of operation names, e.g. {NASNET_OPS[:3]}..., got {ops!r}")
@@ -120,7 +144,9 @@ class NASNetSpace(SearchSpace):
     def decisions(self) -> list:
         "Number of choices of each decision, in the controller's order: normal cell's 5B, then the reduction cell's 5B."
         return [len(d.choices) for d in self.dims]
-    def decode(self, tokens) -> dict:
+    def decode(self,
+               tokens, # one choice index per decision (list or array of 10·B ints); a wrong count or range raises `ConfigError`
+              ) -> dict:
         "Genotype (JSON-serialisable dict) from one token (choice index) per decision."
         tokens = [int(t) for t in np.asarray(tokens).reshape(-1)] if not isinstance(tokens, list) else tokens
         if len(tokens) != len(self.dims): raise ConfigError(f"tokens must have {len(self.dims)} entries (one per decision), got {len(tokens)}")
@@ -135,26 +161,45 @@ class NASNetSpace(SearchSpace):
             blocks = [[int(v[5*b]), int(v[5*b + 1]), v[5*b + 2], v[5*b + 3], v[5*b + 4]] for b in range(self.B)]
             g[cell], g[f"{cell}_concat"] = blocks, default_concat(blocks)
         return g
-    def encode(self, genotype:dict) -> list:
+    def encode(self,
+               genotype:dict, # a genotype of this space (else `ConfigError`)
+              ) -> list:
         "Tokens (one choice index per decision) of a genotype of this space; `*_concat` is not a decision."
         self.validate(genotype)
         return [d.choices.index(v) for d, v in zip(self.dims, [x for c in ('normal', 'reduce') for blk in genotype[c] for x in blk])]
-    def sample(self, rng:np.random.Generator) -> dict:
+    def sample(self,
+               rng:np.random.Generator, # the random source
+              ) -> dict:
         "Uniform random sampling: every decision independently and uniformly."
         return self.decode([int(rng.integers(n)) for n in self.decisions])
-    def validate(self, config:dict) -> dict:
+    def validate(self,
+                 config:dict, # a genotype
+                ) -> dict:
+        "Return `config` if it is a genotype of this space (its ops, combines and B blocks per cell); else raise `ConfigError`."
         check_genotype(config, self.ops, self.combines)
         for c in ('normal', 'reduce'):
             if len(config[c]) != self.B: raise ConfigError(f"{c} has {len(config[c])} blocks; this space has B={self.B}")
         return config
-    def to_unit(self, config): return np.array([d.to_unit(d.choices[t]) for d, t in zip(self.dims, self.encode(config))], float)
-    def from_unit(self, u):
+    def to_unit(self,
+                config:dict, # a genotype of this space
+               ) -> np.ndarray:
+        "The genotype as a point of the unit box, shape (10·B,): each decision's scaled choice index."
+        return np.array([d.to_unit(d.choices[t]) for d, t in zip(self.dims, self.encode(config))], float)
+    def from_unit(self,
+                  u, # array-like of shape (10·B,); a wrong shape raises `ConfigError`
+                 ) -> dict:
+        "The genotype at point `u` of the unit box (nearest choice per decision)."
         u = np.asarray(u, float)
         if u.shape != (len(self.dims),): raise ConfigError(f"expected {len(self.dims)} unit coordinates, got shape {u.shape}")
         return self.decode([d.choices.index(d.from_unit(float(x))) for d, x in zip(self.dims, u)])
-    def to_dict(self): return {'name': self.name, 'kind': 'nasnet', 'B': self.B, 'ops': self.ops, 'combines': self.combines}
+    def to_dict(self) -> dict:
+        "A JSON-ready description (kind 'nasnet', B, ops, combines), as journals store it."
+        return {'name': self.name, 'kind': 'nasnet', 'B': self.B, 'ops': self.ops, 'combines': self.combines}
     @classmethod
-    def from_dict(cls, d:dict):
+    def from_dict(cls,
+                  d:dict, # as written by `to_dict` (another kind is handed to `SearchSpace.from_dict`)
+                 ):
+        "The space described by `d`."
         if d.get('kind') != 'nasnet': return SearchSpace.from_dict(d)
         return cls(d['B'], d['ops'], d['combines'], d.get('name', 'nasnet'))
     def __repr__(self): return f"NASNetSpace({self.name!r}: B={self.B}, {len(self.ops)} ops, combines={self.combines}, {len(self.dims)} decisions)"
@@ -176,20 +221,26 @@ NASNET_A = {
 }
 
 # %% ../nbs/51_nasnet.ipynb #259ea7ea
-def drop_path(x:torch.Tensor, drop_prob:float) -> torch.Tensor:
-    "Zero whole samples of a branch with probability `drop_prob`, rescaling the rest by 1/(1 - drop_prob)."
+def drop_path(x:torch.Tensor, # a branch's output, (N, C, H, W)
+              drop_prob:float, # probability of zeroing each sample, in [0, 1)
+             ) -> torch.Tensor:
+    "Zero whole samples of a branch with probability `drop_prob`, rescaling the rest by 1/(1 - drop_prob) (DropPath, Zoph et al. 2018 §4.1); shape of `x`."
     if drop_prob <= 0.: return x
     keep = 1. - drop_prob
     return x * x.new_empty(x.shape[0], 1, 1, 1).bernoulli_(keep) / keep
 
 class NASNetCell(nn.Module):
     "One NASNet cell built from a genotype's blocks: inputs (h_(i-1), h_i) → concat of the chosen hidden states."
-    def __init__(self, blocks:list, concat:list|None, # a genotype's cell and its concat list (None: the unused states)
-                 C_pp:int, C_p:int, # channels of h_(i-1) and h_i
+    def __init__(self,
+                 blocks:list, # a genotype's cell (else `ConfigError`)
+                 concat:list|None, # its concat list (None: the unused states)
+                 C_pp:int, # channels of h_(i-1)
+                 C_p:int, # channels of h_i
                  C:int, # filters of every operation in this cell
                  reduction:bool, # stride 2 on the ops that read the cell's inputs
                  reduction_prev:bool, # h_(i-1) has twice h_i's resolution
-                 affine:bool=True):
+                 affine:bool=True, # learnable BN scale and shift
+                ):
         super().__init__()
         check_cell(blocks, concat, 'reduce' if reduction else 'normal')
         self.blocks, self.reduction = [list(b) for b in blocks], reduction
@@ -205,7 +256,12 @@ class NASNetCell(nn.Module):
         self.fix = nn.ModuleDict({str(s): FactorizedReduce(C, C, 2, affine) for s in self.concat if s < 2 and reduction})
         self.skip = [o == 'skip_connect' for blk in self.blocks for o in blk[2:4]]
         self.C_out = sum(widths[s] for s in self.concat)
-    def forward(self, s0, s1, drop_prob:float=0.):
+    def forward(self,
+                s0:torch.Tensor, # h_(i-1), (N, C_pp, H', W') (H' = 2H when reduction_prev)
+                s1:torch.Tensor, # h_i, (N, C_p, H, W)
+                drop_prob:float=0., # DropPath probability of every non-identity branch (training mode only)
+               ) -> torch.Tensor:
+        "The cell's output, (N, C_out, H, W) (⌈H/2⌉, ⌈W/2⌉ in a reduction cell)."
         states = [self.pre0(s0), self.pre1(s1)]
         for k, (i, j, _, _, comb) in enumerate(self.blocks):
             h = [self.ops[2 * k + m](states[s]) for m, s in enumerate((i, j))]
@@ -216,29 +272,38 @@ class NASNetCell(nn.Module):
 # %% ../nbs/51_nasnet.ipynb #22d1dd8b
 class AuxHead(nn.Module):
     "Auxiliary classifier (Szegedy et al.; NASNet §4.1): ReLU → 5×5/3 avg pool → 1×1 conv 128 → BN → ReLU → k×k conv 768 → BN → ReLU → FC."
-    def __init__(self, C_in:int, size:int, # channels and spatial size of the feature map it reads
-                 num_classes:int):
+    def __init__(self,
+                 C_in:int, # channels of the feature map it reads
+                 size:int, # spatial size (height = width) of that feature map
+                 num_classes:int, # outputs
+                ):
         super().__init__()
         pool, k = (nn.AvgPool2d(5, 3, 0, count_include_pad=False), (size - 5) // 3 + 1) if size >= 5 else (nn.AdaptiveAvgPool2d(1), 1)
         self.features = nn.Sequential(nn.ReLU(), pool, nn.Conv2d(C_in, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
                                       nn.Conv2d(128, 768, k, bias=False), nn.BatchNorm2d(768), nn.ReLU(), nn.Flatten())
         self.classifier = nn.Linear(768, num_classes)
-    def forward(self, x): return self.classifier(self.features(x))
+    def forward(self,
+                x:torch.Tensor, # (N, C_in, size, size)
+               ) -> torch.Tensor:
+        "Logits, (N, num_classes)."
+        return self.classifier(self.features(x))
 
 class NASNet(nn.Module):
-    "A network of NASNet cells (Fig. 2): stem, N normal, reduction, N normal, reduction, N normal; filters double at each reduction."
-    def __init__(self, genotype:dict, # a NASNet genotype (e.g. NASNET_A, or a NASNetSpace sample)
+    "A network of NASNet cells (Fig. 2): stem, N normal, reduction, N normal, reduction, N normal; filters double at each reduction. Bad arguments raise `ConfigError`."
+    def __init__(self,
+                 genotype:dict, # a NASNet genotype (e.g. NASNET_A, or a NASNetSpace sample)
                  C:int=32, # filters per operation in the first normal cells (the paper's 6@768 has C = 768 / (6 states × 4) = 32)
                  N:int=6, # normal cells per stage
-                 num_classes:int=10,
-                 in_channels:int=3,
+                 num_classes:int=10, # outputs of the classifier
+                 in_channels:int=3, # image channels
                  input_size:int=32, # image height (= width); only the auxiliary head's shape depends on it
                  stem:str='cifar', # 'cifar': 3×3 conv; 'imagenet': stride-2 3×3 conv + two reduction cells (Fig. 2 right)
                  stem_filters:int|None=None, # default 3·C
                  aux:bool=True, # auxiliary head after the last normal cell before the second reduction
                  drop_path_prob:float=0., # ScheduledDropPath's final drop probability (raised by the callback while training)
                  dropout:float=0., # before the classifier
-                 affine:bool=True):
+                 affine:bool=True, # learnable BN scale and shift in the cells
+                ):
         super().__init__()
         check_genotype(genotype)
         for k, v, lo in (('C', C, 2), ('N', N, 1), ('num_classes', num_classes, 1), ('in_channels', in_channels, 1), ('input_size', input_size, 1)):
@@ -263,7 +328,10 @@ class NASNet(nn.Module):
         self.aux_head = AuxHead(self.aux_C, self.aux_size, num_classes) if aux else None
         self.dropout, self.classifier = nn.Dropout(dropout), nn.Linear(C_p, num_classes)
         self.penultimate = C_p
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, in_channels, input_size, input_size)
+               ):
+        "Logits (N, num_classes); in training mode with `aux`, the pair (logits, auxiliary logits). Cell i drops paths with probability drop_path_prob·(i+1)/cells."
         s0 = s1 = self.stem(x); aux = None
         for i, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob * (i + 1) / len(self.cells))
@@ -271,7 +339,9 @@ class NASNet(nn.Module):
         out = self.classifier(self.dropout(F.adaptive_avg_pool2d(F.relu(s1), 1).flatten(1)))
         return (out, aux) if aux is not None else out
 
-def param_count(model:nn.Module, aux:bool=False) -> int:
+def param_count(model:nn.Module, # any model; parameters under `aux_head.` are the auxiliary head's
+                aux:bool=False, # count the auxiliary head too
+               ) -> int:
     "Trainable parameters of `model`, without the auxiliary head unless `aux`."
     return sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and (aux or not n.startswith('aux_head.')))
 
@@ -280,9 +350,12 @@ _SHORT = {'skip_connect': 'id', 'conv_1x3_3x1': '1x3+3x1', 'conv_1x7_7x1': '1x7+
           'avg_pool_3x3': 'avg 3x3', 'max_pool_3x3': 'max 3x3', 'max_pool_5x5': 'max 5x5', 'max_pool_7x7': 'max 7x7',
           'conv_1x1': 'conv 1x1', 'conv_3x3': 'conv 3x3', 'sep_conv_3x3': 'sep 3x3', 'sep_conv_5x5': 'sep 5x5', 'sep_conv_7x7': 'sep 7x7'}
 
-def draw_nasnet_cell(genotype:dict, cell:str='normal', # 'normal' or 'reduce'
-                     ax=None, title:str|None=None):
-    "Draw one cell of a genotype as a graph (the style of the paper's Fig. 4): inputs (blue), ops (yellow), combinations (green), output (pink)."
+def draw_nasnet_cell(genotype:dict, # a NASNet genotype (else `ConfigError`)
+                     cell:str='normal', # 'normal' or 'reduce'
+                     ax=None, # matplotlib Axes (None: a new figure sized to the cell)
+                     title:str|None=None, # axes title (None: the cell's kind, blocks and concat)
+                    ):
+    "Draw one cell of a genotype as a graph (the style of the paper's Fig. 4): inputs (blue), ops (yellow), combinations (green), output (pink). Returns the Axes."
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
     check_in('cell', cell, ('normal', 'reduce')); check_genotype(genotype)
@@ -315,18 +388,27 @@ class ScheduledDropPath(Callback):
     "ScheduledDropPath (§4.1, Appendix A): the drop-path probability of every path grows linearly from 0 to the model's `max_drop_path` over training."
     order = -5
     def before_batch(self):
+        "Set the model's drop_path_prob to max_drop_path · (fraction of training done)."
         m = self.trainer.model
         m.drop_path_prob = m.max_drop_path * min(1., self.trainer.t_epoch / self.trainer.epochs)
 
 class NASNetBuilder:
-    "A picklable builder `build(config, bundle) -> NASNet` for `TrainEvaluator`: the genotype from the config, sizes from here."
-    def __init__(self, C:int=8, # filters of the first normal cells
-                 N:int=1, # normal cells per stage
-                 aux:bool=False, stem_multiplier:int=2, drop_path_prob:float=0.):
+    "A picklable builder `build(config, bundle) -> NASNet` for `TrainEvaluator`: the genotype from the config, sizes from here; bad sizes raise `ConfigError`."
+    def __init__(self,
+                 C:int=8, # filters of the first normal cells, >= 2
+                 N:int=1, # normal cells per stage, >= 1
+                 aux:bool=False, # build the auxiliary head
+                 stem_multiplier:int=2, # the stem has stem_multiplier·C filters, >= 1
+                 drop_path_prob:float=0., # ScheduledDropPath's final probability, in [0, 1]
+                ):
         check_range('C', C, 2, kind=int); check_range('N', N, 1, kind=int); check_range('stem_multiplier', stem_multiplier, 1, kind=int)
         self.C, self.N, self.aux, self.stem_multiplier, self.drop_path_prob = C, N, aux, stem_multiplier, drop_path_prob
         self.__qualname__ = f"NASNetBuilder(C={C}, N={N}, aux={aux}, stem_multiplier={stem_multiplier}, drop_path_prob={drop_path_prob})"
-    def __call__(self, config:dict, bundle) -> NASNet:
+    def __call__(self,
+                 config:dict, # a NASNet genotype
+                 bundle, # a DataBundle: gives input_shape and num_classes
+                ) -> NASNet:
+        "A CIFAR-stem NASNet of `config` sized for `bundle`."
         c, h, w = bundle.input_shape
         return NASNet(config, self.C, self.N, bundle.num_classes, c, h, 'cifar', self.stem_multiplier * self.C, self.aux, self.drop_path_prob)
     def __repr__(self): return self.__qualname__

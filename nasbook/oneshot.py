@@ -36,7 +36,7 @@ def parse_budget(value, # the budget as given: a number or a string with a unit
                  of:float|None=None, # bytes: what a percentage is a percentage of (e.g. the full supernet's memory)
                  max_percent:float|None=100., # bytes: the largest percentage allowed (None: any positive one)
                 ) -> int|float:
-    "A budget in its unit (epochs: int; seconds, bytes: float) from a number or a string like '10m', '1.5gpu-days', '200MB' or '70%'."
+    "A budget in its unit (epochs: int; seconds, bytes: float) from a number or a string like '10m', '1.5gpu-days', '200MB' or '70%'. Anything else raises `ConfigError` naming `name` and the accepted forms."
     if kind not in BUDGET_KINDS: raise ConfigError(f"kind={kind!r} is not allowed; choose one of {', '.join(map(repr, BUDGET_KINDS))}")
     bad = lambda why='is not understood': ConfigError(f"{name}={value!r}{'' if why.startswith(':') else ' '}{why}; give {_FORMS[kind]}")
     if isinstance(value, bool) or value is None: raise bad()
@@ -83,10 +83,10 @@ class OneShotResult:
     method:str # e.g. 'BonsaiNet', 'SpiderNet (min-variance)', 'Random 2'
     finished:bool # False when the call stopped early (stop_after, time budget); rerun to continue
     epoch:int # epochs done (of all phases)
-    total_epochs:int
+    total_epochs:int # epochs of the whole run (all phases)
     genotype:dict|None = None # the structure that survived (None until finished)
-    test_top1:float|None = None
-    valid_top1:float|None = None
+    test_top1:float|None = None # test accuracy of the final model, in [0, 1] (None until finished)
+    valid_top1:float|None = None # its validation accuracy, in [0, 1]
     history:list = field(default_factory=list) # one record per epoch: the trainer's numbers and the method's decisions
     seconds:dict = field(default_factory=dict) # wall seconds by phase, e.g. {'prepare': 3.1, 'search': 40.2, 'train': 20.5}
     extra:dict = field(default_factory=dict) # what is particular to the method (compressions, mutations, ...)
@@ -96,7 +96,11 @@ class OneShotResult:
         d = {k: getattr(self, k) for k in ('method', 'finished', 'epoch', 'total_epochs', 'genotype', 'test_top1', 'valid_top1', 'history', 'seconds')}
         return _plain({**d, **self.extra})
     @classmethod
-    def from_dict(cls, d:dict, model=None):
+    def from_dict(cls,
+                  d:dict, # what `to_dict` returned (or result.json)
+                  model=None, # the final model, if it is at hand
+                 ):
+        "The result `to_dict` described: known fields by name, everything else into `extra`."
         names = [f.name for f in dataclasses.fields(cls) if f.name not in ('extra', 'model')]
         return cls(**{k: d[k] for k in names if k in d}, extra={k: v for k, v in d.items() if k not in names}, model=model)
     # read like the dicts the searches returned before: res['test_top1'], res['log'], res.get('model')
@@ -106,8 +110,15 @@ class OneShotResult:
         if k in {f.name for f in dataclasses.fields(self)}: return getattr(self, k)
         raise KeyError(k)
     def __contains__(self, k): return k == 'model' or k in self.extra or k in {f.name for f in dataclasses.fields(self)}
-    def get(self, k, default=None): return self[k] if k in self else default
-    def keys(self): return list(self.to_dict()) + ['model']
+    def get(self,
+            k:str, # a field name, an `extra` key, or 'model'
+            default=None, # returned when `k` is none of those
+           ):
+        "Dict-style read of a field or an extra."
+        return self[k] if k in self else default
+    def keys(self) -> list:
+        "The field names and extras (as in `to_dict`), and 'model'."
+        return list(self.to_dict()) + ['model']
     def __repr__(self):
         acc = f"test_top1={self.test_top1:.4f}" if self.test_top1 is not None else 'not evaluated'
         return f"OneShotResult({self.method!r}, {'finished' if self.finished else 'unfinished'}, epoch {self.epoch}/{self.total_epochs}, {acc})"
@@ -125,40 +136,65 @@ class OneShotMethod:
     def plan(self) -> dict:
         "Settings that may change between calls on one folder (e.g. more cycles); see `resumable`."
         return {}
-    def resumable(self, plan:dict, epoch:int) -> bool:
+    def resumable(self,
+                  plan:dict, # the plan the checkpoint was written under
+                  epoch:int, # epochs the checkpoint has done
+                 ) -> bool:
         "May a checkpoint written under `plan` after `epoch` epochs continue this run? (Default: only under the same plan.)"
         return _plain(plan) == _plain(self.plan())
     def total_epochs(self) -> int:
         "Epochs of the whole run, all phases (the loop steps one at a time). Every method must define it."
         raise TypeError(f"{type(self).__name__} must define total_epochs() (part of the OneShotMethod interface)")
-    def trains(self, epoch:int) -> bool:
+    def trains(self,
+               epoch:int, # 0-based step
+              ) -> bool:
         "Does the 0-based step `epoch` train? (Default: yes. SpiderNet's random baselines take decisions without training.)"
         return True
-    def phase(self, epoch:int) -> str:
+    def phase(self,
+              epoch:int, # 0-based step
+             ) -> str:
         "Name of the phase the 0-based `epoch` belongs to (seconds are summed by phase)."
         return 'search'
-    def prepare(self, search) -> None:
+    def prepare(self,
+                search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+               ) -> None:
         "Fresh start: build the supernet and its `Trainer` (set `search.trainer`), measure, plan."
-    def before_epoch(self, search, epoch:int) -> dict|None:
+    def before_epoch(self,
+                     search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+                     epoch:int, # 0-based step about to run
+                    ) -> dict|None:
         "Decisions before the 0-based `epoch` (e.g. begin a cycle: reset, new trainer); returned dict goes into the epoch's record."
-    def after_epoch(self, search, epoch:int, record:dict) -> dict|None:
+    def after_epoch(self,
+                    search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+                    epoch:int, # 0-based step just run
+                    record:dict, # the epoch's record so far: the trainer's numbers and `before_epoch`'s decisions
+                   ) -> dict|None:
         "Decisions after `epoch` has been trained (grow, deadhead, mutate); returned dict goes into the record. A 'milestone' key keeps a copy of the checkpoint under that name."
     def genotype(self) -> dict|None:
         "The current structure (saved in each checkpoint so that tools can rebuild the model)."
         return None
-    def final_model(self, search):
+    def final_model(self,
+                    search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+                   ):
         "The model the search ends with (default: the trainer's)."
         return search.trainer.model if search.trainer is not None else None
-    def finish(self, search) -> dict:
+    def finish(self,
+               search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+              ) -> dict:
         "Evaluate the final model: a dict with test_top1 and valid_top1 (and extras for `OneShotResult.extra`)."
         return {}
-    def status(self, search) -> dict:
+    def status(self,
+               search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+              ) -> dict:
         "Extras of an unfinished result (e.g. cycles done)."
         return {}
     def state_dict(self) -> dict:
         "The method's own state (decisions taken, logs, the genotype): what `load_state_dict` needs, without the trainer's."
         return {}
-    def load_state_dict(self, state:dict, search) -> None:
+    def load_state_dict(self,
+                        state:dict, # what `state_dict` returned when the checkpoint was written
+                        search:OneShotSearch, # the running loop: its `trainer`, `epoch`, `history`, `out`
+                       ) -> None:
         "Rebuild the supernet and a `Trainer` for it (set `search.trainer`) from `state`; the loop then loads the trainer's weights, optimizer and RNG. Every method must define it."
         raise TypeError(f"{type(self).__name__} must define load_state_dict() (part of the OneShotMethod interface)")
 
@@ -175,8 +211,9 @@ def _load_trainer(trainer, state:dict):
     return trainer
 
 class OneShotSearch:
-    "The one resumable loop of every one-shot method: epochs on the shared `Trainer`, the method's decisions around them, one atomic checkpoint per epoch."
-    def __init__(self, method:OneShotMethod, # what is particular to the method (BonsaiNet, SpiderNet, NASIB, ...)
+    "The one resumable loop of every one-shot method: epochs on the shared `Trainer`, the method's decisions around them, one atomic checkpoint per epoch. A method of another type or a bad `time_budget` raises `ConfigError`."
+    def __init__(self,
+                 method:OneShotMethod, # what is particular to the method (BonsaiNet, SpiderNet, NASIB, ...)
                  out_dir=None, # checkpoint folder: checkpoint.pt, progress.json, result.json (None: in memory only)
                  time_budget=None, # stop (resumably) once this much wall time is spent: seconds, '10m', '2h', '1.5gpu-days'
                  progress:bool=True, # show a progress bar over the epochs (False: quiet)
@@ -188,7 +225,9 @@ class OneShotSearch:
         self.trainer, self.epoch, self.history, self.seconds, self.resumed_from = None, 0, [], {}, None
 
     # -- checkpoints -------------------------------------------------------------------------
-    def checkpoint(self, result:dict|None=None) -> dict:
+    def checkpoint(self,
+                   result:dict|None=None, # the finished run's `finish()` dict (None while running)
+                  ) -> dict:
         "Everything a resumed run needs, as one object (written as one file)."
         m = self.method
         return {'format': CHECKPOINT_FORMAT, 'method': m.name, 'settings': _plain(m.settings()), 'plan': _plain(m.plan()),
@@ -196,7 +235,10 @@ class OneShotSearch:
                 'state': m.state_dict(), 'trainer': self.trainer.state_dict() if self.trainer is not None else None,
                 'result': result}
 
-    def save(self, milestone:str|None=None, result:dict|None=None):
+    def save(self,
+             milestone:str|None=None, # also keep a copy as milestones/e{epoch:05d}-{milestone}.pt
+             result:dict|None=None, # the finished run's `finish()` dict (marks the checkpoint finished)
+            ):
         "Write the checkpoint atomically (a milestone copy first, if asked), then progress.json (for people and tools)."
         if self.out is None: return
         self.out.mkdir(parents=True, exist_ok=True)
@@ -242,7 +284,7 @@ class OneShotSearch:
 
     def run(self, stop_after:int|None=None, # train at most this many epochs in this call (tests use it as a "kill")
            ) -> OneShotResult:
-        "Prepare or resume, then step epochs until the method's last one (or `stop_after`, or the time budget); return the result."
+        "Prepare or resume, then step epochs until the method's last one (or `stop_after`, or the time budget); return the result. A checkpoint of another method or other settings raises `ConfigError`; an unreadable one `NasbookError`."
         m, total = self.method, self.method.total_epochs()
         if stop_after is not None: check_range('stop_after', stop_after, 0, kind=int)
         ck = self._resume()
@@ -289,9 +331,11 @@ TOY_OPS = ('conv_3x3', 'max_pool_3x3', 'skip_connect')
 
 class ToyNet(nn.Module):
     "A one-edge supernet: stem → a mixed op (candidates weighted by softmax(α) over the live ones) → head."
-    def __init__(self, ops=TOY_OPS, # candidate operations of the mixed op
+    def __init__(self,
+                 ops=TOY_OPS, # candidate operations of the mixed op
                  C:int=8, # channels
-                 n_classes:int=10):
+                 n_classes:int=10, # outputs of the head
+                ):
         super().__init__()
         self.ops = list(ops)
         self.stem = nn.Sequential(nn.Conv2d(1, C, 3, padding=1, bias=False), nn.BatchNorm2d(C), nn.ReLU())
@@ -301,32 +345,61 @@ class ToyNet(nn.Module):
         self.alpha = nn.Parameter(torch.zeros(len(self.ops)))          # the architecture parameters
         self.register_buffer('live', torch.ones(len(self.ops), dtype=torch.bool))
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(C, n_classes))
-    def weights(self): return torch.softmax(self.alpha.masked_fill(~self.live, float('-inf')), 0)
-    def drop(self, op): self.live[self.ops.index(op)] = False
-    def forward(self, x):
+    def weights(self) -> torch.Tensor:
+        "softmax(α) over the live ops, shape (len(ops),), 0 for dropped ones."
+        return torch.softmax(self.alpha.masked_fill(~self.live, float('-inf')), 0)
+    def drop(self,
+             op:str, # one of `ops` (else ValueError)
+            ):
+        "Mark `op` dead: its weight becomes 0 and it is no longer computed."
+        self.live[self.ops.index(op)] = False
+    def forward(self,
+                x:torch.Tensor, # (N, 1, H, W) images
+               ) -> torch.Tensor:
+        "Logits, (N, n_classes)."
         h = self.stem(x)
         return self.head(sum(w * self.cands[o](h) for w, o, l in zip(self.weights(), self.ops, self.live) if l))
 
 class ToyMethod(OneShotMethod):
     "A tiny DARTS-like method, the worked example of the interface: train α with the weights; after `drop_after` epochs drop the weakest op."
     name = 'toy'
-    def __init__(self, epochs:int=6, # all epochs: `drop_after` of search, the rest training what is left
+    def __init__(self,
+                 epochs:int=6, # all epochs: `drop_after` of search, the rest training what is left
                  drop_after:int=2, # epochs before the weakest op is dropped
-                 seed:int=0, fraction:float=0.5, # seed; fraction of digits' training images
-                 lr:float=0.1):
+                 seed:int=0, # seed of the model, the split and the batches
+                 fraction:float=0.5, # fraction of digits' training images
+                 lr:float=0.1, # the Trainer's learning rate
+                ):
         self.epochs, self.drop_after, self.seed, self.fraction, self.lr = epochs, drop_after, seed, fraction, lr
         self.dropped = []                                                  # the method's own state: its decisions
-    def settings(self): return dict(epochs=self.epochs, drop_after=self.drop_after, seed=self.seed, fraction=self.fraction, lr=self.lr)
-    def total_epochs(self): return self.epochs
-    def phase(self, epoch): return 'search' if epoch < self.drop_after else 'train'
+    def settings(self) -> dict:
+        "All five arguments: a resumed run must match them."
+        return dict(epochs=self.epochs, drop_after=self.drop_after, seed=self.seed, fraction=self.fraction, lr=self.lr)
+    def total_epochs(self) -> int:
+        "`epochs`."
+        return self.epochs
+    def phase(self,
+              epoch:int, # 0-based step
+             ) -> str:
+        "'search' before `drop_after`, then 'train'."
+        return 'search' if epoch < self.drop_after else 'train'
     def _build(self, search):
         set_seed(self.seed)
         tdl, vdl, self.test_dl = get_dataset('digits', fraction=self.fraction).loaders(64, seed=self.seed)
         net = ToyNet()
         for o in self.dropped: net.drop(o)
         search.trainer = Trainer(net, tdl, vdl, epochs=self.epochs, lr=self.lr, progress=False)
-    def prepare(self, search): self._build(search)
-    def after_epoch(self, search, epoch, record):
+    def prepare(self,
+                search, # the running OneShotSearch
+               ):
+        "Build a ToyNet on digits and its Trainer."
+        self._build(search)
+    def after_epoch(self,
+                    search, # the running OneShotSearch
+                    epoch:int, # 0-based step just run
+                    record:dict, # the epoch's record so far
+                   ) -> dict:
+        "Record softmax(α); after `drop_after` epochs drop the weakest live op (a 'dropped' milestone)."
         net = search.trainer.model
         out = {'alpha': dict(zip(net.ops, net.weights().tolist()))}
         if epoch + 1 == self.drop_after:                                  # the decision: drop the weakest live op
@@ -334,9 +407,21 @@ class ToyMethod(OneShotMethod):
             weak = min(live, key=out['alpha'].get); net.drop(weak); self.dropped.append(weak)
             out.update(dropped=weak, milestone='dropped')
         return out
-    def genotype(self): return {'ops': [o for o in TOY_OPS if o not in self.dropped]}
-    def state_dict(self): return {'dropped': list(self.dropped)}
-    def load_state_dict(self, state, search): self.dropped = list(state['dropped']); self._build(search)
-    def finish(self, search):
+    def genotype(self) -> dict:
+        "{'ops': the ops not dropped}."
+        return {'ops': [o for o in TOY_OPS if o not in self.dropped]}
+    def state_dict(self) -> dict:
+        "{'dropped': the ops dropped so far}."
+        return {'dropped': list(self.dropped)}
+    def load_state_dict(self,
+                        state:dict, # what `state_dict` returned
+                        search, # the running OneShotSearch
+                       ):
+        "Rebuild the ToyNet with the dropped ops dropped, and its Trainer."
+        self.dropped = list(state['dropped']); self._build(search)
+    def finish(self,
+               search, # the running OneShotSearch
+              ) -> dict:
+        "Test and validation accuracy of the final model, and the ops dropped."
         t = search.trainer
         return {'test_top1': t.evaluate(self.test_dl)['top1'], 'valid_top1': t.evaluate(t.valid_dl)['top1'], 'dropped': self.dropped}

@@ -16,8 +16,9 @@ from .core import ConfigError, Journal
 __all__ = ['journal_records', 'best_so_far', 'plot_search', 'save_figure']
 
 # %% ../nbs/70_plots.ipynb #f3874bc7
-def journal_records(src) -> list:
-    "Records from a Journal, a journal path, a SearchResult, or a list of records; sorted by trial."
+def journal_records(src, # a Journal, a journal path (str or Path), a SearchResult or a list of record dicts
+                   ) -> list:
+    "Records from a Journal, a journal path, a SearchResult, or a list of records; sorted by trial. Raises ConfigError for anything else."
     if isinstance(src, (str, Path)): src = Journal(src)
     if isinstance(src, Journal): recs = src.records
     elif hasattr(src, 'records'): recs = list(src.records)
@@ -25,8 +26,9 @@ def journal_records(src) -> list:
     else: raise ConfigError(f"cannot read records from {type(src).__name__}; give a journal path, Journal, SearchResult or list")
     return sorted(recs, key=lambda r: r['trial'])
 
-def best_so_far(records) -> np.ndarray:
-    "Best 'ok' value after each trial (NaN until the first ok one)."
+def best_so_far(records, # journal records (dicts with 'status' and 'value'), in trial order
+               ) -> np.ndarray:
+    "Best 'ok' value after each trial, shape (len(records),) (NaN until the first ok one)."
     out, b = [], -np.inf
     for r in records:
         if r['status'] == 'ok': b = max(b, r['value'])
@@ -34,8 +36,11 @@ def best_so_far(records) -> np.ndarray:
     return np.array(out)
 
 def plot_search(src, # journal path, Journal, SearchResult or records
-                ax=None, label:str|None=None, title:str|None=None):
-    "Measured values per trial and the best-so-far curve; failed/diverged trials as red crosses."
+                ax=None, # matplotlib Axes to draw on; None makes a new 5x3-inch figure
+                label:str|None=None, # prefix for the legend entries (e.g. the strategy's name)
+                title:str|None=None, # axes title; None for none
+               ):
+    "Measured values per trial and the best-so-far curve; failed/diverged trials as red crosses. Returns the Axes."
     recs = journal_records(src)
     if ax is None: _, ax = plt.subplots(figsize=(5, 3))
     t = np.arange(1, len(recs) + 1)
@@ -50,7 +55,9 @@ def plot_search(src, # journal path, Journal, SearchResult or records
     if title: ax.set_title(title, fontsize=10)
     return ax
 
-def save_figure(fig, path):
+def save_figure(fig, # matplotlib Figure; it is closed after saving
+                path, # output file (str or Path); its suffix picks the format, missing folders are created
+               ):
     "Save `fig` to `path` (creating folders) and close it; return the path."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches='tight'); plt.close(fig)

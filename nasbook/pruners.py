@@ -18,22 +18,27 @@ __all__ = ['SAWS', 'POLICIES', 'gate', 'saw', 'saw_raw', 'Pruner', 'gate_vs_prun
 # %% ../nbs/20_pruners.ipynb #95d71b64
 SAWS = ('optimized', 'raw')
 
-def gate(w:torch.Tensor) -> torch.Tensor:
+def gate(w:torch.Tensor, # pruner weight(s), any shape
+        ) -> torch.Tensor:
     "G(w) = [w > 0] in w's dtype (Eq. 4.8 / A.2); its gradient is zero."
     return (w > 0).to(w.dtype)
 
-def saw(w:torch.Tensor, inv_M:float) -> torch.Tensor:
-    "Optimized saw S(w) = w mod 1/M (Eq. A.4): one `remainder`, slope 1, values in [0, 1/M)."
+def saw(w:torch.Tensor, # pruner weight(s), any shape
+        inv_M:float, # 1/M, the saw's period and its largest value (> 0)
+       ) -> torch.Tensor:
+    "Optimized saw S(w) = w mod 1/M (Eq. A.4): one `remainder`, slope 1, values in [0, 1/M), shape of `w`."
     return torch.remainder(w, inv_M)
 
-def saw_raw(w:torch.Tensor, M:float) -> torch.Tensor:
-    "Raw saw S(w) = (Mw - floor(Mw)) / M (Eq. 4.9 / A.3): the same function in four operations."
+def saw_raw(w:torch.Tensor, # pruner weight(s), any shape
+            M:float, # saw frequency (> 0); the saw stays below 1/M
+           ) -> torch.Tensor:
+    "Raw saw S(w) = (Mw - floor(Mw)) / M (Eq. 4.9 / A.3): the same function in four operations, shape of `w`."
     Mw = M * w
     return (Mw - torch.floor(Mw)) / M
 
 # %% ../nbs/20_pruners.ipynb #3f44011e
 class Pruner(nn.Module):
-    "Differentiable pruner P(x, w) = (G(w) + S(w)) x with a memory size, clamping and deadheading."
+    "Differentiable pruner P(x, w) = (G(w) + S(w)) x (thesis §4.4, Eq. 4.10) with a memory size, clamping and deadheading (§4.4.1); bad arguments raise `ConfigError`."
     def __init__(self,
                  size:float=1., # memory size of the pruned operation (any unit; bytes from `nasbook.sizing`)
                  M:float=1e4, # saw frequency: the saw adds less than 1/M to the gate
@@ -53,10 +58,16 @@ class Pruner(nn.Module):
         w = self.weight
         return gate(w) + (saw(w, self.inv_M) if self.saw_kind == 'optimized' else saw_raw(w, self.M))
 
-    def forward(self, x): return x * self.value()
+    def forward(self,
+                x:torch.Tensor, # the pruned operation's output, any shape
+               ) -> torch.Tensor:
+        "P(x, w) = (G(w) + S(w)) x (Eq. 4.10), shape of `x`."
+        return x * self.value()
 
     @property
-    def on(self) -> bool: return bool(self.weight.detach() > 0)
+    def on(self) -> bool:
+        "True when the gate is open (w > 0)."
+        return bool(self.weight.detach() > 0)
 
     @torch.no_grad()
     def clamp_(self):
@@ -69,12 +80,18 @@ class Pruner(nn.Module):
         self.dead = True; self.weight.requires_grad_(False)
         return self
 
-    def extra_repr(self): return f"w={self.weight.item():.4g}, size={self.size:.4g}, M={self.M:g}, dead={self.dead}"
+    def extra_repr(self):
+        "Weight, size, M and dead flag, for print(model)."
+        return f"w={self.weight.item():.4g}, size={self.size:.4g}, M={self.M:g}, dead={self.dead}"
 
 # %% ../nbs/20_pruners.ipynb #9af5d012
-def gate_vs_pruner(steps:int=50, # steps per phase (target 0, then target x)
-                   lr:float=0.01, init:float=0.1, x:float=1., M:float=1e4):
-    "Fig. 4.6: weights and outputs of a plain gate and of a pruner under gradient descent."
+def gate_vs_pruner(steps:int=50, # steps per phase (target 0, then target x), >= 1
+                   lr:float=0.01, # SGD learning rate, > 0
+                   init:float=0.1, # initial weight of both the gate and the pruner (> 0: both start open)
+                   x:float=1., # the input; the second phase's target is x itself
+                   M:float=1e4, # the pruner's saw frequency
+                  ):
+    "Fig. 4.6 (thesis §4.4, loss Eq. 4.11): weights and outputs of a plain gate and of a pruner under gradient descent; array of shape (2*steps, 5) with columns step, gate weight, pruner weight, gate output, pruner output. Bad `steps`/`lr` raise `ConfigError`."
     check_range('steps', steps, 1, kind=int); check_range('lr', lr, 0, lo_open=True)
     wg = torch.tensor(init, requires_grad=True); pr = Pruner(M=M, init=init, clamp=None)
     opt = torch.optim.SGD([wg, pr.weight], lr=lr)
@@ -89,31 +106,57 @@ def gate_vs_pruner(steps:int=50, # steps per phase (target 0, then target x)
 
 # %% ../nbs/20_pruners.ipynb #83e03d29
 class DeadheadPolicy:
-    "Base: decide from a pruner's history (list per epoch of per-batch on/off states) whether to deadhead."
-    def __init__(self, n:int=4): self.n = check_range('n', n, 1, kind=int)
-    def ready(self, history) -> bool: return len(history) >= self.n
-    def decide(self, history) -> bool:
+    "Base: decide from a pruner's history (list per epoch of per-batch on/off states) whether to deadhead (thesis §4.4.1)."
+    def __init__(self,
+                 n:int=4, # window: the number of epochs a decision looks back on, >= 1 (else `ConfigError`)
+                ):
+        self.n = check_range('n', n, 1, kind=int)
+    def ready(self,
+              history:list, # one array of per-batch on/off states per epoch, oldest first
+             ) -> bool:
+        "True when a decision may be taken after this history (at least `n` epochs)."
+        return len(history) >= self.n
+    def decide(self,
+               history:list, # one array of per-batch on/off states per epoch, oldest first
+              ) -> bool:
         "True when the pruner should be deadheaded; each policy (FixedWindow, SlidingWindow, ...) defines it."
         raise TypeError(f"{type(self).__name__} must define decide(history) (part of the DeadheadPolicy interface)")
     def __repr__(self): return f"{type(self).__name__}(n={self.n})"
 
 class FixedWindow(DeadheadPolicy):
-    "Every n epochs: off at the end of the last epoch and at the end of most of the last n."
-    def ready(self, history): return len(history) >= self.n and len(history) % self.n == 0
-    def decide(self, history):
+    "Every n epochs: off at the end of the last epoch and at the end of most of the last n (§4.4.1's first policy, Fig. 4.8)."
+    def ready(self,
+              history:list, # one array of per-batch on/off states per epoch
+             ) -> bool:
+        "True every `n` epochs."
+        return len(history) >= self.n and len(history) % self.n == 0
+    def decide(self,
+               history:list, # one array of per-batch on/off states per epoch; only each epoch's last state is read
+              ) -> bool:
+        "True when ready, off at the end of the last epoch and at the end of more than half of the last `n`."
         if not self.ready(history): return False
         ends = [bool(e[-1]) for e in history[-self.n:]]
         return not ends[-1] and sum(not s for s in ends) > self.n / 2
 
 class SlidingWindow(FixedWindow):
-    "Every epoch: off at the end of the last epoch and at the end of most of the last n."
-    def ready(self, history): return len(history) >= self.n
+    "Every epoch: off at the end of the last epoch and at the end of most of the last n (§4.4.1's second policy, Fig. 4.8)."
+    def ready(self,
+              history:list, # one array of per-batch on/off states per epoch
+             ) -> bool:
+        "True once `n` epochs are recorded."
+        return len(history) >= self.n
 
 class SlidingBatchWindow(DeadheadPolicy):
-    "Every epoch: on in fewer than `threshold` of all per-batch states of the last n epochs (the final policy)."
-    def __init__(self, n:int=4, threshold:float=0.25):
+    "Every epoch: on in fewer than `threshold` of all per-batch states of the last n epochs (the final policy of §4.4.1)."
+    def __init__(self,
+                 n:int=4, # window in epochs, >= 1
+                 threshold:float=0.25, # deadhead when on in fewer than this fraction of the window's batches, in [0, 1] (the thesis' 25%)
+                ):
         super().__init__(n); self.threshold = check_range('threshold', threshold, 0, 1)
-    def decide(self, history):
+    def decide(self,
+               history:list, # one array of per-batch on/off states per epoch
+              ) -> bool:
+        "True when `n` epochs are recorded and the pruner was on in fewer than `threshold` of their batches."
         if not self.ready(history): return False
         states = np.concatenate([np.asarray(e, bool).ravel() for e in history[-self.n:]])
         return bool(states.size) and states.mean() < self.threshold
@@ -121,7 +164,9 @@ class SlidingBatchWindow(DeadheadPolicy):
 
 POLICIES = {'fixed': FixedWindow, 'sliding': SlidingWindow, 'batch': SlidingBatchWindow}
 
-def first_deadhead(policy:DeadheadPolicy, history) -> int|None:
+def first_deadhead(policy:DeadheadPolicy, # the policy to replay
+                   history:list, # one array of per-batch on/off states per epoch
+                  ) -> int|None:
     "The number of epochs after which `policy` first deadheads a pruner with this `history` (None: never)."
     for e in range(1, len(history) + 1):
         if policy.decide(history[:e]): return e
@@ -130,8 +175,10 @@ def first_deadhead(policy:DeadheadPolicy, history) -> int|None:
 # %% ../nbs/20_pruners.ipynb #64663b0c
 def worst_case_history(on_fraction:float=0.15, # fraction of batches the pruner is on
                        end_states=(True, True, True, False), # the state at the end of each epoch
-                       batches:int=20, seed:int=0):
-    "A per-batch history with a given on-fraction whose end-of-epoch states are fixed (Fig. 4.9)."
+                       batches:int=20, # batches per epoch
+                       seed:int=0, # seed of the on batches' placement
+                      ) -> list:
+    "A per-batch history with a given on-fraction whose end-of-epoch states are fixed (thesis §4.4.1, Fig. 4.9): a list of len(end_states) lists of `batches` bools."
     rng = np.random.default_rng(seed); n = len(end_states)
     k = int(round(on_fraction * batches * n)) - sum(end_states)
     free = [(e, b) for e in range(n) for b in range(batches - 1)]
@@ -140,16 +187,19 @@ def worst_case_history(on_fraction:float=0.15, # fraction of batches the pruner 
 
 # %% ../nbs/20_pruners.ipynb #fef81143
 class PrunerTracker(Callback):
-    "Clamp pruners after each step; record their on/off states per batch and their last `window` weights."
+    "Clamp pruners after each step; record their on/off states per batch (the deadheading history of §4.4.1) and their last `window` weights."
     order = 10
-    def __init__(self, trace:list|None=None, # keys of pruners whose whole weight trace to keep (Fig. 4.7)
+    def __init__(self,
+                 trace:list|None=None, # keys of pruners whose whole weight trace to keep (Fig. 4.7)
                  max_epochs:int=64, # epochs of on/off history kept per pruner
                  window:int=0, # keep every pruner's weights over the last `window` batches (SpiderNet's metrics)
                 ):
         self.history, self.traces, self.trace_keys, self.max_epochs = {}, {}, set(trace or []), max_epochs
         self.window, self.recent = check_range('window', window, 0, kind=int), {}
         self._rows, self._keys, self._started = [], [], set()
-    def live(self): return [(k, p) for k, p in self.trainer.model.pruners() if not p.dead]
+    def live(self) -> list:
+        "The (key, Pruner) pairs of the trained model's pruners that are not deadheaded."
+        return [(k, p) for k, p in self.trainer.model.pruners() if not p.dead]
     def clear(self):
         "Forget all recorded states and weights (after the architecture changed)."
         self.history, self.recent, self.traces, self._rows, self._started = {}, {}, {}, [], set()
@@ -160,9 +210,14 @@ class PrunerTracker(Callback):
             mine = [p for p in g['params'] if id(p) in ids]
             if mine and g.get('weight_decay', 0) > 0:
                 t.remove_params(mine); t.add_param_group(mine, g.get('start_epoch', 0.), g.get('initial_lr'), weight_decay=0.)
-    def before_fit(self): self.isolate()
-    def before_epoch(self): self.isolate(); self._rows, self._keys, self._started = [], [k for k, _ in self.live()], set()
+    def before_fit(self):
+        "Isolate the pruner weights (see `isolate`)."
+        self.isolate()
+    def before_epoch(self):
+        "Isolate new pruner weights and start the epoch's per-batch records."
+        self.isolate(); self._rows, self._keys, self._started = [], [k for k, _ in self.live()], set()
     def after_batch(self):
+        "Clamp every live pruner; record its on/off state (and weight, for traced keys and the `window`)."
         live = self.live()
         if [k for k, _ in live] != self._keys: self._flush(); self._keys = [k for k, _ in live]
         if not live: return
@@ -185,27 +240,42 @@ class PrunerTracker(Callback):
             if k in self._started: h[-1] = np.concatenate([h[-1], a[:, j]])
             else: h.append(a[:, j]); self._started.add(k)
             del h[:-self.max_epochs]
-    def after_epoch(self): self._flush()
-    def weights(self, key) -> np.ndarray:
-        "The last `window` recorded weights of pruner `key`."
+    def after_epoch(self):
+        "File the epoch's per-batch states into each pruner's history."
+        self._flush()
+    def weights(self,
+                key:str, # a pruner's key, as the model's `pruners()` names it
+               ) -> np.ndarray:
+        "The last `window` recorded weights of pruner `key`, shape (<= window,) (empty when `window` is 0)."
         return np.asarray(self.recent.get(key, [])[-self.window:] if self.window else [], float)
-    def on_fraction(self, key, epochs:int|None=None) -> float:
-        "Fraction of recorded batches (of the last `epochs`) in which pruner `key` was on."
+    def on_fraction(self,
+                    key:str, # a pruner's key
+                    epochs:int|None=None, # look at the last `epochs` recorded epochs only (None: all kept)
+                   ) -> float:
+        "Fraction of recorded batches (of the last `epochs`) in which pruner `key` was on; NaN when nothing is recorded."
         h = self.history.get(key, [])[-epochs:] if epochs else self.history.get(key, [])
         return float(np.concatenate(h).mean()) if h else float('nan')
 
 class Deadheader(Callback):
     "After each epoch, deadhead every live pruner the policy condemns; the optimizer forgets their parameters."
     order = 20
-    def __init__(self, policy:DeadheadPolicy|None=None, tracker:PrunerTracker|None=None, active:bool=True):
+    def __init__(self,
+                 policy:DeadheadPolicy|None=None, # the deadheading policy (None: SlidingBatchWindow(4), §4.4.1's final one)
+                 tracker:PrunerTracker|None=None, # where the on/off histories come from (None: the trainer's PrunerTracker)
+                 active:bool=True, # False: record nothing, deadhead nothing (a run without deadheading)
+                ):
         self.policy, self.tracker, self.active = policy or SlidingBatchWindow(4), tracker, active
         self.log = [] # (epoch, keys) per epoch with deadheads
     def after_epoch(self):
+        "Deadhead every live pruner whose history the policy condemns (nothing when not `active`)."
         if not self.active: return
         tr = self.tracker or next(c for c in self.trainer.callbacks if isinstance(c, PrunerTracker))
         keys = [k for k, p in self.trainer.model.pruners() if not p.dead and self.policy.decide(tr.history.get(k, []))]
         if keys: self.deadhead(keys)
-    def deadhead(self, keys):
+    def deadhead(self,
+                 keys:list, # keys of the pruners to deadhead
+                ) -> list:
+        "Deadhead `keys` in the model, drop their parameters from the optimizer, log (epoch, keys); return the removed parameters."
         params = self.trainer.model.deadhead(keys)
         self.trainer.remove_params(params); self.log.append((self.trainer.epoch + 1, list(keys)))
         return params

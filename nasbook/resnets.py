@@ -21,36 +21,55 @@ __all__ = ['STEMS', 'BLOCKS', 'R18U_WIDTHS', 'BL_WIDTHS', 'BL_DEPTHS', 'BL_SMALL
            'build_resnet_widths', 'build_bl_resnext', 'resnet_width_space', 'bl_resnext_space']
 
 # %% ../nbs/13_resnets.ipynb #ab342381
-def conv_bn(c_in:int, c_out:int, k:int=3, stride:int=1, groups:int=1) -> list:
-    "A k×k conv ('same' padding, no bias) and its BatchNorm, as a list of modules."
+def conv_bn(c_in:int, # input channels
+            c_out:int, # output channels
+            k:int=3, # kernel size (odd keeps the size at stride 1)
+            stride:int=1, # conv stride; an n-pixel side becomes ceil(n / stride)
+            groups:int=1, # conv groups (divides c_in and c_out)
+           ) -> list:
+    "A k×k conv ('same' padding k//2, no bias) and its BatchNorm, as a list of modules: (N, c_in, H, W) -> (N, c_out, ⌈H/stride⌉, ⌈W/stride⌉)."
     return [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out)]
 
 class BasicBlock(nn.Module):
     "Two 3×3 conv-BN layers and a shortcut; ReLU after the sum (He et al. 2016)."
-    def __init__(self, c_in:int, c_out:int, stride:int=1,
+    def __init__(self,
+                 c_in:int, # input channels
+                 c_out:int, # output channels
+                 stride:int=1, # stride of the first conv (2 halves the resolution)
                  shortcut:nn.Module|None=None, # projection when shapes change (None: identity)
                  last_relu:bool=True): # False: leave the sum un-rectified (Big-Little branches)
         super().__init__()
         self.conv1, self.bn1 = conv_bn(c_in, c_out, 3, stride)
         self.conv2, self.bn2 = conv_bn(c_out, c_out, 3)
         self.relu, self.shortcut, self.last_relu = nn.ReLU(inplace=True), shortcut, last_relu
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, c_in, H, W)
+               ) -> torch.Tensor:
+        "(N, c_in, H, W) -> (N, c_out, ⌈H/stride⌉, ⌈W/stride⌉)."
         out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
         out = out + (x if self.shortcut is None else self.shortcut(x))
         return self.relu(out) if self.last_relu else out
 
 class Bottleneck(nn.Module):
     "1×1 reduce → 3×3 (grouped, strided) → 1×1 expand, each with BN; shortcut; ReLU after the sum."
-    def __init__(self, c_in:int, c_out:int,
+    def __init__(self,
+                 c_in:int, # input channels
+                 c_out:int, # output channels
                  mid:int, # width of the 3×3 conv (a multiple of `groups`)
-                 stride:int=1, groups:int=1, # groups: ResNeXt's cardinality
-                 shortcut:nn.Module|None=None, last_relu:bool=True):
+                 stride:int=1, # stride of the 3×3 conv
+                 groups:int=1, # groups: ResNeXt's cardinality
+                 shortcut:nn.Module|None=None, # projection when shapes change (None: identity)
+                 last_relu:bool=True, # False: leave the sum un-rectified (Big-Little branches)
+                ):
         super().__init__()
         self.conv1, self.bn1 = conv_bn(c_in, mid, 1)
         self.conv2, self.bn2 = conv_bn(mid, mid, 3, stride, groups)
         self.conv3, self.bn3 = conv_bn(mid, c_out, 1)
         self.relu, self.shortcut, self.last_relu = nn.ReLU(inplace=True), shortcut, last_relu
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, c_in, H, W)
+               ) -> torch.Tensor:
+        "(N, c_in, H, W) -> (N, c_out, ⌈H/stride⌉, ⌈W/stride⌉)."
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn3(self.conv3(self.relu(self.bn2(self.conv2(out)))))
         out = out + (x if self.shortcut is None else self.shortcut(x))
@@ -67,10 +86,10 @@ def _init(model, zero_init_residual=False):
     return model
 
 # %% ../nbs/13_resnets.ipynb #c388ec2b
-def count_flops(model:nn.Module,
+def count_flops(model:nn.Module, # any model; it is run once in eval mode on zeros (its training flag is restored)
                 in_shape:tuple, # (C, H, W) of one input
                ) -> int:
-    "Multiply-accumulates of conv and linear layers in one forward pass of one input of shape `in_shape`."
+    "Multiply-accumulates of conv and linear layers in one forward pass of one input of shape `in_shape` (the paper's Table 3 FLOPs); non-positive or non-integer sizes raise `ConfigError`."
     if len(in_shape) < 1 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in in_shape):
         raise ConfigError(f"in_shape={in_shape!r} must be positive integers, e.g. (3, 224, 224)")
     total = [0]
@@ -108,15 +127,17 @@ def _stem(kind, c_in, c1):
 def _down(n, s): return -(-n // s)  # every strided op here maps n to ceil(n / s)
 
 class ResNet(nn.Module):
-    "Stem → four groups of residual blocks → global average pool → linear classifier."
-    def __init__(self, c1:int=64, # stem output channels
+    "Stem → four groups of residual blocks → global average pool → linear classifier (the paper's ResNet width family, 'Experiments'); bad arguments raise `ConfigError`."
+    def __init__(self,
+                 c1:int=64, # stem output channels
                  widths=(64, 128, 256, 512), # g1..g4: group widths (bottleneck widths for 'bottleneck')
                  depths=(2, 2, 2, 2), # blocks per group
                  block:str='basic', # 'basic' (expansion 1) or 'bottleneck' (expansion 4)
                  stem:str='imagenet', # one of STEMS
                  in_shape=(3, 224, 224), # (C, H, W) of the input; sets the strides
-                 num_classes:int=1000,
-                 groups:int=1, base_width:int=64, # ResNeXt cardinality and width per group (bottleneck only)
+                 num_classes:int=1000, # outputs of the linear classifier, >= 1
+                 groups:int=1, # ResNeXt cardinality (bottleneck only)
+                 base_width:int=64, # ResNeXt width per group (bottleneck only)
                  zero_init_residual:bool=False): # start every block as the identity (torchvision's option)
         super().__init__()
         c1 = _check_ints('c1', c1)[0]; widths = _check_ints('widths', widths, 4); depths = _check_ints('depths', depths, 4)
@@ -142,17 +163,32 @@ class ResNet(nn.Module):
         self.feature_dim = c
         self.avgpool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(c, int(num_classes))
         _init(self, zero_init_residual)
-    def features(self, x):
-        "The `feature_dim`-dimensional feature vector the final linear classifier sees."
+    def features(self,
+                 x:torch.Tensor, # (N, C, H, W) with (C, H, W) = in_shape
+                ) -> torch.Tensor:
+        "The `feature_dim`-dimensional feature vector the final linear classifier sees: (N, C, H, W) -> (N, feature_dim)."
         x = self.stem(x)
         for i in range(1, 5): x = getattr(self, f"layer{i}")(x)
         return torch.flatten(self.avgpool(x), 1)
-    def forward(self, x): return self.fc(self.features(x))
+    def forward(self,
+                x:torch.Tensor, # (N, C, H, W) with (C, H, W) = in_shape
+               ) -> torch.Tensor:
+        "Class logits, shape (N, num_classes)."
+        return self.fc(self.features(x))
 
-def resnet_widths(c1:int=64, g1:int=64, g2:int=128, g3:int=256, g4:int=512, # the paper's five width dimensions
-                  depths=(2, 2, 2, 2), block:str='basic', stem:str='imagenet', in_shape=(3, 224, 224),
-                  num_classes:int=1000, **kw) -> ResNet:
-    "A member of the paper's ResNet width family; the defaults give torchvision's ResNet18."
+def resnet_widths(c1:int=64, # stem output channels (the paper's c1)
+                  g1:int=64, # width of group 1
+                  g2:int=128, # width of group 2
+                  g3:int=256, # width of group 3
+                  g4:int=512, # width of group 4 (the feature dimension for 'basic')
+                  depths=(2, 2, 2, 2), # blocks per group
+                  block:str='basic', # 'basic' or 'bottleneck'
+                  stem:str='imagenet', # one of STEMS
+                  in_shape=(3, 224, 224), # (C, H, W) of the input
+                  num_classes:int=1000, # outputs of the classifier
+                  **kw, # more `ResNet` arguments (groups, base_width, zero_init_residual)
+                 ) -> ResNet:
+    "A member of the paper's ResNet width family (Table 1's c1, g1..g4); the defaults give torchvision's ResNet18."
     return ResNet(c1, (g1, g2, g3, g4), depths, block, stem, in_shape, num_classes, **kw)
 
 # %% ../nbs/13_resnets.ipynb #e769137c
@@ -169,7 +205,16 @@ def _blx_layer(c_in, c_out, n, base_width, cardinality, stride=1, last_relu=True
 
 class BLModule(nn.Module):
     "Big branch at half resolution (C channels), little branch at full resolution (C/α channels, ~L/β blocks), merged."
-    def __init__(self, c_in:int, c_out:int, blocks:int, alpha:int, beta:int, base_width:int, cardinality:int, stride:int):
+    def __init__(self,
+                 c_in:int, # input channels
+                 c_out:int, # output channels (4× the group width)
+                 blocks:int, # the group's depth L: big branch L-1 blocks, little branch ~L/β - 1
+                 alpha:int, # the little branch has c_out/α channels
+                 beta:int, # the little branch has ~blocks/β blocks
+                 base_width:int, # ResNeXt width per group of the big branch (α× for the little one)
+                 cardinality:int, # ResNeXt groups of the big branch (÷α for the little one)
+                 stride:int, # stride of the fusion block
+                ):
         super().__init__()
         self.big = _blx_layer(c_in, c_out, max(1, blocks - 1), base_width, cardinality, 2, last_relu=False)
         c_l = max(1, c_out // alpha)
@@ -177,14 +222,23 @@ class BLModule(nn.Module):
         self.little_e = nn.Sequential(*conv_bn(c_l, c_out, 1))
         self.relu = nn.ReLU(inplace=True)
         self.fusion = _blx_layer(c_out, c_out, 1, base_width, cardinality, stride)
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, c_in, H, W)
+               ) -> torch.Tensor:
+        "(N, c_in, H, W) -> (N, c_out, ⌈H/stride⌉, ⌈W/stride⌉): the big branch is upsampled to the little one's size and added."
         little = self.little_e(self.little(x))
         big = F.interpolate(self.big(x), size=little.shape[-2:])
         return self.fusion(self.relu(big + little))
 
 class BLStem(nn.Module):
     "Stem conv, then a big-little pair: big = strided 3×3; little = 3×3, 3×3 (stride `stride`), 1×1 back to C; merged and mixed by a 1×1."
-    def __init__(self, c_in:int, c:int, alpha:int, kind:str='imagenet', stride:int=2):
+    def __init__(self,
+                 c_in:int, # input channels (3 for RGB)
+                 c:int, # output channels
+                 alpha:int, # the little branch has c/α channels
+                 kind:str='imagenet', # 'imagenet' (7×7 stride-2 conv) or anything else (3×3 stride 1, for small inputs)
+                 stride:int=2, # stride of the little branch's second 3×3 conv
+                ):
         super().__init__()
         k, s = (7, 2) if kind == 'imagenet' else (3, 1)
         self.conv = nn.Sequential(*conv_bn(c_in, c, k, s), nn.ReLU(inplace=True))
@@ -193,7 +247,10 @@ class BLStem(nn.Module):
         self.little = nn.Sequential(*conv_bn(c, cl, 3), nn.ReLU(inplace=True), *conv_bn(cl, cl, 3, stride),
                                     nn.ReLU(inplace=True), *conv_bn(cl, c, 1))
         self.relu, self.mix = nn.ReLU(inplace=True), nn.Sequential(*conv_bn(c, c, 1), nn.ReLU(inplace=True))
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, c_in, H, W)
+               ) -> torch.Tensor:
+        "(N, c_in, H, W) -> (N, c, H', W') with H' = H/2/stride ('imagenet') or H/stride (rounded up)."
         x = self.conv(x)
         little = self.little(x)
         big = F.interpolate(self.big(x), size=little.shape[-2:])
@@ -203,15 +260,18 @@ BL_WIDTHS = (64, 128, 256, 512)  # BL-ResNeXt50 group widths before φ (expansio
 BL_DEPTHS = {50: (3, 4, 6, 3), 101: (4, 8, 18, 3), 152: (5, 12, 30, 3)}
 
 class BLResNeXt(nn.Module):
-    "Big-Little ResNeXt (Chen et al. 2019): bL-stem, three bL-modules, one ResNeXt group, pool, linear."
-    def __init__(self, alpha:int=2, # little branch has C/α channels
+    "Big-Little ResNeXt (Chen et al. 2019): bL-stem, three bL-modules, one ResNeXt group, pool, linear (the paper's (α, β, φ) space, Table 2); bad arguments raise `ConfigError`."
+    def __init__(self,
+                 alpha:int=2, # little branch has C/α channels
                  beta:int=4, # little branch has ~L/β blocks
                  phi:float=1.0, # width multiplier of every group (the paper's φ)
                  widths=BL_WIDTHS, # group widths before φ; a group outputs 4× its width
                  depths=BL_DEPTHS[50], # blocks per group
-                 cardinality:int=32, base_width:int=4, # ResNeXt's G×wd (32×4d)
+                 cardinality:int=32, # ResNeXt's G of G×wd (32×4d)
+                 base_width:int=4, # ResNeXt's d of G×wd
                  stem:str='imagenet', # 'imagenet' (7×7 stride 2) or 'small' (3×3 stride 1)
-                 in_shape=(3, 224, 224), num_classes:int=1000,
+                 in_shape=(3, 224, 224), # (C, H, W) of the input; sets the strides
+                 num_classes:int=1000, # outputs of the linear classifier
                  zero_init_residual:bool=True): # as Chen et al.'s code: every block starts as the identity
         super().__init__()
         check_range('alpha', alpha, 1, kind=(int, np.integer)); check_range('beta', beta, 1, kind=(int, np.integer))
@@ -238,7 +298,11 @@ class BLResNeXt(nn.Module):
         _init(self, zero_init_residual)
     features, forward = ResNet.features, ResNet.forward
 
-def bl_resnext(alpha:int=2, beta:int=4, phi:float=1.0, **kw) -> BLResNeXt:
+def bl_resnext(alpha:int=2, # the little branch has C/α channels, >= 1
+               beta:int=4, # the little branch has ~L/β blocks, >= 1
+               phi:float=1.0, # width multiplier of every group, > 0
+               **kw, # more `BLResNeXt` arguments (widths, depths, cardinality, base_width, stem, in_shape, num_classes)
+              ) -> BLResNeXt:
     "A BL-ResNeXt of the paper's (α, β, φ) space; defaults give BL-ResNeXt50 (32×4d, α=2, β=4)."
     return BLResNeXt(alpha, beta, phi, **kw)
 
@@ -261,7 +325,7 @@ def _small(bundle): return min(bundle.input_shape[1:]) < 64
 def build_resnet_widths(config:dict, # c1, g1..g4 [, depth | d1..d4, block, stem]
                         bundle, # a DataBundle: gives input_shape and num_classes
                        ) -> ResNet:
-    "Builder of the paper's ResNet width space for `TrainEvaluator`."
+    "Builder of the paper's ResNet width space for `TrainEvaluator` (stem 'small' for inputs under 64 pixels, else 'r18U'); missing or unknown keys raise `ConfigError`."
     _check_keys(config, ('c1', 'g1', 'g2', 'g3', 'g4'), ('depth', 'd1', 'd2', 'd3', 'd4', 'block', 'stem'), 'build_resnet_widths')
     if 'depth' in config and any(f"d{i}" in config for i in range(1, 5)): raise ConfigError("give either depth or d1..d4, not both")
     d = config.get('depth', 2)
@@ -272,8 +336,9 @@ def build_resnet_widths(config:dict, # c1, g1..g4 [, depth | d1..d4, block, stem
                          in_shape=bundle.input_shape, num_classes=bundle.num_classes)
 
 def build_bl_resnext(config:dict, # alpha, beta, phi [, widths, depth | depths, cardinality, base_width, stem]
-                     bundle) -> BLResNeXt:
-    "Builder of the paper's BL-ResNeXt (α, β, φ) space for `TrainEvaluator`."
+                     bundle, # a DataBundle: gives input_shape and num_classes
+                    ) -> BLResNeXt:
+    "Builder of the paper's BL-ResNeXt (α, β, φ) space for `TrainEvaluator` (BL_SMALL widths for inputs under 64 pixels); missing or unknown keys raise `ConfigError`."
     opt = ('widths', 'depth', 'depths', 'cardinality', 'base_width', 'stem')
     _check_keys(config, ('alpha', 'beta', 'phi'), opt, 'build_bl_resnext')
     kw = dict(BL_SMALL) if _small(bundle) else {}
@@ -294,12 +359,12 @@ RESNET_WIDTH_RANGES = {
 
 def resnet_width_space(scale:str='paper', # 'paper' (ImageNet22K ranges of Table 1) or 'small' (digits, Fashion-MNIST)
                       ) -> SearchSpace:
-    "The paper's five-dimensional ResNet width space (c1, g1..g4)."
+    "The paper's five-dimensional ResNet width space (c1, g1..g4; Table 1); an unknown `scale` raises `ConfigError`."
     check_in('scale', scale, RESNET_WIDTH_RANGES)
     return SearchSpace([Int(k, lo, hi) for k, (lo, hi) in RESNET_WIDTH_RANGES[scale].items()], f"resnet_widths[{scale}]")
 
 def bl_resnext_space(phi_max:float=2.0, # upper end of φ (the paper: 2, later probing 3)
                     ) -> SearchSpace:
-    "The paper's three-dimensional BL-ResNeXt space: α, β ∈ [2, 8], φ ∈ [1, phi_max]."
+    "The paper's three-dimensional BL-ResNeXt space (Table 2): α, β ∈ [2, 8], φ ∈ [1, phi_max]; phi_max <= 1 raises `ConfigError`."
     check_range('phi_max', phi_max, 1, lo_open=True)
     return SearchSpace([Int('alpha', 2, 8), Int('beta', 2, 8), Float('phi', 1.0, float(phi_max))], 'bl_resnext')

@@ -29,11 +29,20 @@ class DecisionSpace(Protocol):
     "A search space that is a fixed sequence of categorical decisions (what a controller emits, one token each)."
     decisions: list # number of choices of each decision, in order (an 'anchor' decision over n earlier anchors has 2**n)
     kinds: list # one name per decision; decisions of one kind share an embedding and a classifier
-    def decode(self, tokens:list) -> dict: ... # tokens -> JSON-serialisable config (what the journal stores)
-    def encode(self, config:dict) -> list: ... # config -> tokens (decode's inverse)
+    def decode(self,
+               tokens:list, # one choice index per decision
+              ) -> dict:
+        "Tokens -> JSON-serialisable config (what the journal stores)."
+        ...
+    def encode(self,
+               config:dict, # a config of this space
+              ) -> list:
+        "Config -> tokens (decode's inverse)."
+        ...
 
-def check_decision_space(space) -> tuple:
-    "Validate `space` against the `DecisionSpace` protocol; return (decisions, kinds) as lists."
+def check_decision_space(space, # anything with `decisions`, `decode`, `encode` (and optionally `kinds`)
+                        ) -> tuple:
+    "Validate `space` against the `DecisionSpace` protocol; return (decisions, kinds) as lists. Raises `ConfigError` naming what is missing or wrong (an anchor decision needs a power-of-two number of choices)."
     for a in ('decisions', 'decode', 'encode'):
         if not hasattr(space, a): raise ConfigError(f"space must follow the DecisionSpace protocol (decisions, kinds, decode, encode); it has no {a!r}")
     ds = list(space.decisions)
@@ -47,17 +56,21 @@ def check_decision_space(space) -> tuple:
         if k == ANCHOR and (n & (n - 1)): raise ConfigError(f"space.decisions[{i}]={n}: an 'anchor' decision has 2**(earlier anchors) choices")
     return [int(n) for n in ds], [str(k) for k in kinds]
 
-def random_tokens(space, rng:np.random.Generator) -> list:
+def random_tokens(space, # a DecisionSpace
+                  rng:np.random.Generator, # the random source
+                 ) -> list:
     "One token per decision, each uniform over its choices (for an anchor: every earlier layer an input with probability 1/2)."
     ds, _ = check_decision_space(space)
     return [int(rng.integers(n)) for n in ds]
 
 # %% ../nbs/50_rl.ipynb #5cc28b07
 class ChoiceSpace:
-    "The plainest DecisionSpace: named categorical decisions, each over its own list of choices (a config is {name: choice})."
-    def __init__(self, choices:dict, # {decision name: non-empty list of JSON-serialisable choices}, in order
+    "The plainest DecisionSpace: named categorical decisions, each over its own list of choices (a config is {name: choice}); empty or repeating choices raise `ConfigError`."
+    def __init__(self,
+                 choices:dict, # {decision name: non-empty list of JSON-serialisable choices}, in order
                  kinds:dict|None=None, # {decision name: kind} to share classifiers (default: each name its own kind)
-                 name:str='choices'):
+                 name:str='choices', # the space's name, for messages and the journal
+                ):
         if not isinstance(choices, dict) or not choices: raise ConfigError(f"choices must be a non-empty dict {{name: [choices]}}, got {choices!r}")
         for k, v in choices.items():
             if not isinstance(v, (list, tuple)) or not v: raise ConfigError(f"choices[{k!r}] must be a non-empty list, got {v!r}")
@@ -65,13 +78,21 @@ class ChoiceSpace:
         self.choices, self.name = {k: list(v) for k, v in choices.items()}, name
         self.decisions = [len(v) for v in self.choices.values()]
         self.kinds = [str((kinds or {}).get(k, k)) for k in self.choices]
-    def decode(self, tokens) -> dict:
+    def decode(self,
+               tokens, # one choice index per decision; a wrong count raises `ConfigError`
+              ) -> dict:
+        "{decision name: chosen value}."
         if len(tokens) != len(self.decisions): raise ConfigError(f"tokens has {len(tokens)} entries; {self.name} has {len(self.decisions)} decisions")
         return {k: v[int(t)] for (k, v), t in zip(self.choices.items(), tokens)}
-    def encode(self, config) -> list:
+    def encode(self,
+               config:dict, # {decision name: one of its choices}; anything else raises `ConfigError`
+              ) -> list:
+        "The choice index of every decision (decode's inverse)."
         try: return [v.index(config[k]) for k, v in self.choices.items()]
         except (KeyError, ValueError, TypeError): raise ConfigError(f"config {config!r} does not fit {self.name}: {self.choices}") from None
-    def to_dict(self): return {'space': 'choices', 'name': self.name, 'choices': self.choices, 'kinds': self.kinds}
+    def to_dict(self) -> dict:
+        "A JSON-ready description, as journals store it."
+        return {'space': 'choices', 'name': self.name, 'choices': self.choices, 'kinds': self.kinds}
     def __repr__(self): return f"ChoiceSpace({self.name!r}, {len(self.decisions)} decisions)"
 
 # %% ../nbs/50_rl.ipynb #40a16fba
@@ -79,8 +100,9 @@ FILTER_SIZES = (1, 3, 5, 7)
 FILTER_COUNTS = (24, 36, 48, 64)
 
 class NASRLSpace:
-    "NAS-RL's layer-by-layer space (Zoph & Le 2017, §3.1, §3.3): per layer filter height, width, count, [stride], and skip inputs."
-    def __init__(self, layers:int=6, # number of conv layers (the paper starts at 6 and grows, §4.1)
+    "NAS-RL's layer-by-layer space (Zoph & Le 2017, §3.1, §3.3): per layer filter height, width, count, [stride], and skip inputs; bad arguments raise `ConfigError`."
+    def __init__(self,
+                 layers:int=6, # number of conv layers (the paper starts at 6 and grows, §4.1)
                  filter_sizes=FILTER_SIZES, # choices of filter height and of filter width
                  filters=FILTER_COUNTS, # choices of the number of filters
                  strides=None, # None: every stride 1 (the paper's main space); e.g. (1, 2): the stride is a decision too
@@ -99,16 +121,21 @@ class NASRLSpace:
         for i in range(self.layers):
             self.decisions += [len(self.choices[f]) for f in self.fields]; self.kinds += list(self.fields)
             if self.skips: self.decisions.append(2 ** i); self.kinds.append(ANCHOR)
-    name = property(lambda self: f"nasrl-{self.layers}")
+    name = property(lambda self: f"nasrl-{self.layers}", doc="'nasrl-{layers}'.")
     def __repr__(self): return f"NASRLSpace(layers={self.layers}, filter_sizes={list(self.filter_sizes)}, filters={list(self.filters)}, strides={self.strides and list(self.strides)}, skips={self.skips})"
-    def with_layers(self, layers:int) -> 'NASRLSpace':
+    def with_layers(self,
+                    layers:int, # the new number of layers, >= 1
+                   ) -> 'NASRLSpace':
         "The same space with another number of layers (the growth schedule of §4.1)."
         return NASRLSpace(layers, self.filter_sizes, self.filters, self.strides, self.skips)
     def to_dict(self) -> dict:
+        "A JSON-ready description, as journals store it."
         return {'space': 'nasrl', 'layers': self.layers, 'filter_sizes': list(self.filter_sizes), 'filters': list(self.filters),
                 'strides': self.strides and list(self.strides), 'skips': self.skips}
 
-    def decode(self, tokens) -> dict:
+    def decode(self,
+               tokens, # one choice index per decision (an anchor token is a bit mask of earlier layers); wrong count or range raises `ConfigError`
+              ) -> dict:
         "Tokens -> {'layers': [{'fh', 'fw', 'nf'[, 'stride'], 'inputs': [earlier layers]}, ...]}."
         tokens = [int(t) for t in tokens]
         if len(tokens) != len(self.decisions): raise ConfigError(f"tokens has {len(tokens)} entries; {self.name} has {len(self.decisions)} decisions")
@@ -122,7 +149,9 @@ class NASRLSpace:
             out.append(layer)
         return {'layers': out}
 
-    def encode(self, config:dict) -> list:
+    def encode(self,
+               config:dict, # {'layers': [...]} with exactly `layers` layers
+              ) -> list:
         "Config -> tokens (the inverse of `decode`); ConfigError names what does not fit."
         layers = config.get('layers') if isinstance(config, dict) else None
         if not isinstance(layers, list) or len(layers) != self.layers:
@@ -146,10 +175,12 @@ def _pad_cat(xs:list) -> torch.Tensor:
     return torch.cat([F.pad(x, (0, W - x.shape[-1], 0, H - x.shape[-2])) for x in xs], 1)
 
 class NASRLNet(nn.Module):
-    "A child network of the NAS-RL space: conv → BN → ReLU layers wired by their `inputs`, every unconsumed output to the classifier."
-    def __init__(self, config:dict, # a decoded NAS-RL architecture {'layers': [...]}
+    "A child network of the NAS-RL space: conv → BN → ReLU layers wired by their `inputs`, every unconsumed output to the classifier (Zoph & Le 2017 §3.3's three rules); a malformed config raises `ConfigError`."
+    def __init__(self,
+                 config:dict, # a decoded NAS-RL architecture {'layers': [...]}
                  in_shape=(1, 8, 8), # (C, H, W) of the images
-                 num_classes:int=10):
+                 num_classes:int=10, # outputs of the classifier
+                ):
         super().__init__()
         layers = config.get('layers') if isinstance(config, dict) else None
         if not layers: raise ConfigError(f"config needs a non-empty 'layers' list, got {config!r}")
@@ -166,20 +197,26 @@ class NASRLNet(nn.Module):
         used = {j for ins in self.inputs for j in ins}
         self.outputs = [i for i in range(len(layers)) if i not in used]        # rule 2: every unconsumed output -> classifier
         self.head = nn.Linear(sum(chans[i] for i in self.outputs), num_classes)
-    def forward(self, x):
+    def forward(self,
+                x:torch.Tensor, # (N, C, H, W) with (C, H, W) = in_shape
+               ) -> torch.Tensor:
+        "Logits, (N, num_classes)."
         outs = []
         for conv, ins in zip(self.convs, self.inputs):
             outs.append(conv(_pad_cat([outs[j] for j in ins]) if ins else x))  # rule 3: sizes padded to match
         return self.head(_pad_cat([outs[i] for i in self.outputs]).mean((2, 3)))
 
-def build_nasrl(config:dict, bundle) -> nn.Module:
+def build_nasrl(config:dict, # a decoded NAS-RL architecture
+                bundle, # a DataBundle: gives input_shape and num_classes
+               ) -> nn.Module:
     "Builder for `TrainEvaluator`: a `NASRLNet` for the bundle's image shape and classes."
     return NASRLNet(config, tuple(bundle.input_shape), bundle.num_classes)
 
 # %% ../nbs/50_rl.ipynb #7e786230
 class Controller(nn.Module):
-    "Autoregressive LSTM that emits one token per decision of a `DecisionSpace` (NAS-RL §3.1, §3.3; NASNet §3)."
-    def __init__(self, kinds:dict, # {kind: largest number of choices} of the categorical decision kinds ('anchor' kinds need none)
+    "Autoregressive LSTM that emits one token per decision of a `DecisionSpace` (NAS-RL §3.1, §3.3; NASNet §3); bad sizes raise `ConfigError`."
+    def __init__(self,
+                 kinds:dict, # {kind: largest number of choices} of the categorical decision kinds ('anchor' kinds need none)
                  hidden:int=35, # units per LSTM layer (NAS-RL: 35, NASNet: 100)
                  layers:int=2, # LSTM layers (NAS-RL: 2, NASNet: 1)
                  init_range:float=0.08, # every weight starts U(-init_range, init_range) (NAS-RL: 0.08, NASNet: 0.1)
@@ -199,7 +236,10 @@ class Controller(nn.Module):
         for p in self.parameters(): nn.init.uniform_(p, -init_range, init_range)
 
     @classmethod
-    def for_space(cls, space, **kw) -> 'Controller':
+    def for_space(cls,
+                  space, # a DecisionSpace
+                  **kw, # more Controller arguments (hidden, layers, init_range)
+                 ) -> 'Controller':
         "A controller with one embedding and classifier per decision kind of `space`."
         ds, kinds = check_decision_space(space)
         mx = {}
@@ -207,7 +247,10 @@ class Controller(nn.Module):
             if k != ANCHOR: mx[k] = max(mx.get(k, 0), n)
         return cls(mx, anchors=ANCHOR in kinds, **kw)
 
-    def check_space(self, space) -> tuple:
+    def check_space(self,
+                    space, # a DecisionSpace
+                   ) -> tuple:
+        "(decisions, kinds) of `space`; raises `ConfigError` when this controller cannot emit it (an unknown kind, too many choices, anchors without attention)."
         ds, kinds = check_decision_space(space)
         for i, (n, k) in enumerate(zip(ds, kinds)):
             if k == ANCHOR:
@@ -263,7 +306,11 @@ class Controller(nn.Module):
         return tokens, logp, ent
 
     @torch.no_grad()
-    def sample(self, space, n:int=1, generator=None) -> tuple:
+    def sample(self,
+               space, # a DecisionSpace
+               n:int=1, # sequences to sample, >= 1
+               generator=None, # a torch.Generator for reproducible sampling (None: torch's global one)
+              ) -> tuple:
         "n sampled token lists with their log-probabilities and entropies (no gradient)."
         toks, lp, en = self(space, n=n, generator=generator)
         return toks.tolist(), lp.cpu(), en.cpu()
@@ -284,32 +331,45 @@ def nasrl_reward(measurement:Measurement, # one evaluation; TrainEvaluator keeps
     return float(acc) ** power
 
 class AccuracyReward:
-    "A reward with its settings in its name (so the journal can tell searches apart): `nasrl_reward(m, last, power)`."
-    def __init__(self, last:int=5, # epochs whose best validation accuracy counts (NAS-RL: 5; NASNet: the final one, 1)
-                 power:float=3., # exponent (NAS-RL: 3; NASNet: 1)
-                 fail:float=0.):
+    "A reward with its settings in its name (so the journal can tell searches apart): `nasrl_reward(m, last, power)`; bad settings raise `ConfigError`."
+    def __init__(self,
+                 last:int=5, # epochs whose best validation accuracy counts (NAS-RL: 5; NASNet: the final one, 1)
+                 power:float=3., # exponent (NAS-RL: 3; NASNet: 1), > 0
+                 fail:float=0., # reward of a failed or diverged child
+                ):
         check_range('last', last, 1, kind=int); check_range('power', power, 0., lo_open=True)
         self.last, self.power, self.fail = last, float(power), float(fail)
         self.__name__ = f"accuracy_reward(last={last}, power={self.power:g})"
-    def __call__(self, measurement): return nasrl_reward(measurement, self.last, self.power, self.fail)
+    def __call__(self,
+                 measurement:Measurement, # one evaluation
+                ) -> float:
+        "`nasrl_reward` with this reward's settings."
+        return nasrl_reward(measurement, self.last, self.power, self.fail)
     def __repr__(self): return self.__name__
 
 @dataclasses.dataclass(frozen=True)
 class LayerSchedule:
-    "Number of layers of the k-th sampled architecture: `start`, plus `add` every `every` samples, at most `most` (NAS-RL §4.1)."
-    start:int=6; add:int=2; every:int=1600; most:int|None=None
+    "Number of layers of the k-th sampled architecture: `start`, plus `add` every `every` samples, at most `most` (NAS-RL §4.1); bad values raise `ConfigError`."
+    start:int=6 # layers of the first architectures, >= 1
+    add:int=2 # layers added at each step, >= 0
+    every:int=1600 # sampled architectures between steps, >= 1
+    most:int|None=None # cap on the number of layers (>= start), None: no cap
     def __post_init__(self):
         check_range('start', self.start, 1, kind=int); check_range('add', self.add, 0, kind=int); check_range('every', self.every, 1, kind=int)
         if self.most is not None: check_range('most', self.most, self.start, kind=int)
-    def __call__(self, k:int) -> int:
+    def __call__(self,
+                 k:int, # index of the sampled architecture, from 0
+                ) -> int:
+        "The number of layers of architecture `k`."
         n = self.start + self.add * (k // self.every)
         return n if self.most is None else min(n, self.most)
 
 class DecisionStrategy:
     "Ask/tell bookkeeping for strategies over a `DecisionSpace`: history, best, layer schedule, `describe()`."
     maximize, finished = True, False
-    def __init__(self, space, # a DecisionSpace (e.g. NASRLSpace, or nasbook.nasnet's cell space)
-                 seed:int=0,
+    def __init__(self,
+                 space, # a DecisionSpace (e.g. NASRLSpace, or nasbook.nasnet's cell space)
+                 seed:int=0, # seed of the strategy's random choices, >= 0
                  schedule:LayerSchedule|None=None, # grow the space: needs space.with_layers(n)
                  reward=nasrl_reward, # fn(Measurement) -> float, the reward the strategy learns from
                 ):
@@ -321,23 +381,34 @@ class DecisionStrategy:
         if not callable(reward): raise ConfigError("reward must be callable as reward(measurement) -> float")
         self.space0, self.schedule, self.reward = space, schedule, reward
         self.asked, self.history, self.pending = 0, [], {}
-    def space_at(self, k:int):
+    def space_at(self,
+                 k:int, # index of the sampled architecture, from 0
+                ):
         "The space the k-th sampled architecture comes from."
         return self.space0 if self.schedule is None else self.space0.with_layers(self.schedule(k))
     @property
-    def space(self): return self.space_at(self.asked)
+    def space(self):
+        "The space the next architecture comes from."
+        return self.space_at(self.asked)
     def _remember(self, config, item):
         self.pending.setdefault(json.dumps(config, sort_keys=True), []).append(item)
     def _recall(self, config):
         items = self.pending.get(json.dumps(config, sort_keys=True))
         if not items: raise ConfigError(f"tell() for an architecture this strategy did not ask: {config}")
         return items.pop(0)
-    def tell(self, config, measurement): self.history.append((config, measurement, float(self.reward(measurement))))
+    def tell(self,
+             config:dict, # the architecture evaluated
+             measurement:Measurement, # its result
+            ):
+        "Append (config, measurement, reward) to `history`."
+        self.history.append((config, measurement, float(self.reward(measurement))))
     @property
     def best(self):
+        "The (config, measurement) with the highest value among the ok ones told so far, or None."
         ok = [(c, m) for c, m, _ in self.history if m.ok]
         return max(ok, key=lambda cm: cm[1].value) if ok else None
     def describe(self) -> dict:
+        "Strategy, seed, space, schedule and reward, for the journal's settings check."
         sp = self.space0.to_dict() if hasattr(self.space0, 'to_dict') else {'name': getattr(self.space0, 'name', type(self.space0).__name__), 'decisions': list(self.space0.decisions)}
         return {'strategy': type(self).__name__, 'seed': int(self.seed), 'space': sp,
                 'schedule': dataclasses.asdict(self.schedule) if self.schedule else None,
@@ -345,12 +416,23 @@ class DecisionStrategy:
 
 class RandomDecisions(DecisionStrategy):
     "Random search over a `DecisionSpace`: every decision uniform (the papers' control: NAS-RL §4, NASNet §4.4)."
-    def __init__(self, space, seed=0, schedule=None, reward=nasrl_reward):
+    def __init__(self,
+                 space, # a DecisionSpace
+                 seed=0, # seed of the sampler, >= 0
+                 schedule=None, # a LayerSchedule to grow the space (None: fixed)
+                 reward=nasrl_reward, # fn(Measurement) -> float, recorded in `history`
+                ):
         super().__init__(space, seed, schedule, reward); self.rng = np.random.default_rng(seed)
-    def ask(self):
+    def ask(self) -> dict:
+        "An architecture with every decision uniform."
         sp = self.space; self.asked += 1
         c = sp.decode(random_tokens(sp, self.rng)); self._remember(c, None); return c
-    def tell(self, config, measurement): self._recall(config); super().tell(config, measurement)
+    def tell(self,
+             config:dict, # an architecture this strategy asked for (else `ConfigError`)
+             measurement:Measurement, # its result
+            ):
+        "Record the result."
+        self._recall(config); super().tell(config, measurement)
 
 # %% ../nbs/50_rl.ipynb #6efa2915
 class _OneThread:
@@ -361,8 +443,9 @@ class _OneThread:
 METHODS = ('reinforce', 'ppo')
 
 class RLSearch(DecisionStrategy):
-    "A controller trained by policy gradient (REINFORCE with an EMA baseline, or PPO) as an ask/tell strategy."
-    def __init__(self, space, # a DecisionSpace
+    "A controller trained by policy gradient (REINFORCE with an EMA baseline, NAS-RL §3.2, or PPO, NASNet Appendix A) as an ask/tell strategy; bad arguments raise `ConfigError`."
+    def __init__(self,
+                 space, # a DecisionSpace
                  seed:int=0, # seeds the controller's weights and its sampling
                  method:str='reinforce', # 'reinforce' (NAS-RL §3.2) or 'ppo' (NASNet, Appendix A)
                  batch:int=8, # m: architectures sampled per controller update (NAS-RL §3.2)
@@ -372,7 +455,8 @@ class RLSearch(DecisionStrategy):
                  entropy_weight:float=0., # bonus weight on the summed entropy (NASNet: 1e-5)
                  clip:float=0.2, # PPO's clipping epsilon
                  ppo_epochs:int=4, # PPO: optimisation passes over each batch
-                 schedule:LayerSchedule|None=None, reward=nasrl_reward,
+                 schedule:LayerSchedule|None=None, # grow the space (NAS-RL §4.1): needs space.with_layers(n)
+                 reward=nasrl_reward, # fn(Measurement) -> float, what the controller maximises
                  device=None, # where the controller lives (default CPU: it is small)
                 ):
         super().__init__(space, seed, schedule, reward)
@@ -391,7 +475,8 @@ class RLSearch(DecisionStrategy):
         self.gen = torch.Generator().manual_seed(int(seed))
         self.queue, self.batches, self.baseline, self.updates, self.log = [], {}, None, 0, []
 
-    def ask(self):
+    def ask(self) -> dict:
+        "The next architecture of the current batch; a new batch of `batch` is sampled from the policy when the last is used up."
         if not self.queue:                                   # sample a new batch of m architectures from the current policy
             b, sp = self.asked // self.batch, self.space
             with _OneThread(): toks, lp, _ = self.controller.sample(sp, self.batch, self.gen)
@@ -401,13 +486,19 @@ class RLSearch(DecisionStrategy):
         c = self.batches[b]['space'].decode(self.batches[b]['tokens'][i])
         self._remember(c, (b, i)); return c
 
-    def tell(self, config, measurement):
+    def tell(self,
+             config:dict, # an architecture this strategy asked for (else `ConfigError`)
+             measurement:Measurement, # its result; turned into a reward by `reward`
+            ):
+        "Record the reward; when a batch is complete, take a policy-gradient step (`update`)."
         b, i = self._recall(config)
         super().tell(config, measurement)
         B = self.batches[b]; B['rewards'][i] = self.history[-1][2]
         if len(B['rewards']) == self.batch: self.update(self.batches.pop(b))
 
-    def update(self, B:dict) -> dict:
+    def update(self,
+               B:dict, # a sampled batch: 'space', 'tokens' (batch lists), 'logp' (batch,), 'rewards' {index: reward}
+              ) -> dict:
         "One policy-gradient step on a batch (tokens, old log-probs, rewards); updates the baseline after."
         R = torch.tensor([B['rewards'][i] for i in range(self.batch)], dtype=torch.float32)
         b = float(R.mean()) if self.baseline is None else self.baseline        # the first batch: its own mean
@@ -427,7 +518,8 @@ class RLSearch(DecisionStrategy):
         rec = {'update': self.updates, 'reward_mean': float(R.mean()), 'baseline': b, 'entropy': float(ent.detach().mean()), 'loss': float(loss.detach())}
         self.log.append(rec); return rec
 
-    def describe(self):
+    def describe(self) -> dict:
+        "`DecisionStrategy.describe` plus method, batch, controller, learning rate, baseline decay, entropy weight (and PPO's settings)."
         return {**super().describe(), 'method': self.method, 'batch': self.batch, 'controller': self.controller_kw, 'lr': self.lr,
                 'baseline_decay': self.baseline_decay, 'entropy_weight': self.entropy_weight,
                 **({'clip': self.clip, 'ppo_epochs': self.ppo_epochs} if self.method == 'ppo' else {})}
@@ -436,8 +528,11 @@ STRATEGIES = {'reinforce': lambda space, seed, **kw: RLSearch(space, seed, metho
               'ppo': lambda space, seed, **kw: RLSearch(space, seed, method='ppo', **kw),
               'random': lambda space, seed, **kw: RandomDecisions(space, seed, **{k: v for k, v in kw.items() if k in ('schedule', 'reward')})}
 def make_strategy(name:str, # 'reinforce', 'ppo' or 'random'
-                  space, seed:int=0, **kw):
-    "A strategy over a DecisionSpace by name."
+                  space, # a DecisionSpace
+                  seed:int=0, # the strategy's seed
+                  **kw, # more strategy arguments (random search keeps only schedule and reward)
+                 ):
+    "A strategy over a DecisionSpace by name; an unknown name raises `ConfigError`."
     check_in('strategy', name, STRATEGIES)
     return STRATEGIES[name](space, seed, **kw)
 
@@ -454,21 +549,31 @@ class TokenMatch:
         self.target = list(target) if target is not None else random_tokens(space, np.random.default_rng(seed))
         if len(self.target) != len(self.decisions): raise ConfigError(f"target has {len(self.target)} tokens; the space has {len(self.decisions)} decisions")
         self.units = sum(n.bit_length() - 1 if k == ANCHOR else 1 for n, k in zip(self.decisions, self.kinds))
-    def score(self, tokens) -> float:
+    def score(self,
+              tokens, # one token per decision
+             ) -> float:
+        "Fraction in [0, 1] of the target's choices matched (each anchor bit counts as one choice)."
         hit = 0
         for t, g, n, k in zip(tokens, self.target, self.decisions, self.kinds):
             hit += (n.bit_length() - 1 - bin(t ^ g).count('1')) if k == ANCHOR else int(t == g)
         return hit / self.units
-    def __call__(self, config, seed):
+    def __call__(self,
+                 config:dict, # an architecture of the space
+                 seed:int, # unused: the score is deterministic
+                ) -> Measurement:
+        "Measurement(value = `score`, cost = `delay` seconds)."
         if self.delay: time.sleep(self.delay)
         return Measurement(self.score(self.space.encode(config)), self.delay)
-    def describe(self): return {'evaluator': 'token-match', 'target': self.target}
+    def describe(self) -> dict:
+        "The evaluator's name and target, for the journal's settings check."
+        return {'evaluator': 'token-match', 'target': self.target}
 
 # %% ../nbs/50_rl.ipynb #8b4f80b7
 def draw_nasrl(config:dict, # a decoded NAS-RL architecture
                ax=None, # matplotlib axes (default: a new figure)
-               title:str|None=None):
-    "Draw a NAS-RL child like the paper's Figure 7: image at the bottom, one box per layer, skip inputs as arcs, softmax on top."
+               title:str|None=None, # axes title (None: none)
+              ):
+    "Draw a NAS-RL child like the paper's Figure 7: image at the bottom, one box per layer, skip inputs as arcs, softmax on top. Returns the Axes."
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch, FancyArrowPatch
     layers = config['layers']; n = len(layers)

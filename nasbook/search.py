@@ -21,8 +21,12 @@ __all__ = ['Int', 'Float', 'Categorical', 'SearchSpace', 'Strategy', 'BaseStrate
 # %% ../nbs/05_search.ipynb #99cbe14d
 @dataclasses.dataclass(frozen=True)
 class Int:
-    "An integer dimension low..high (inclusive), optionally on a grid low, low+step, ..., high (a tabulated benchmark's grid)."
-    name:str; low:int; high:int; log:bool=False; step:int=1
+    "An integer dimension low..high (inclusive), optionally on a grid low, low+step, ..., high (a tabulated benchmark's grid). Bad bounds or step raise `ConfigError`."
+    name:str # the dimension's name, a key of every configuration
+    low:int # smallest value (inclusive)
+    high:int # largest value (inclusive); low < high and (high - low) a multiple of step
+    log:bool=False # sample and map to the unit box on a log scale (needs low > 0 and step 1)
+    step:int=1 # grid spacing, >= 1
     def __post_init__(self):
         for k in ('low', 'high'): check_range(f"{self.name}.{k}", getattr(self, k), kind=(int, np.integer))
         check_range(f"{self.name}.step", self.step, 1, kind=(int, np.integer))
@@ -30,43 +34,94 @@ class Int:
         if self.step > 1 and self.log: raise ConfigError(f"{self.name}: a dimension with step > 1 cannot be log-scale")
         if (self.high - self.low) % self.step:
             raise ConfigError(f"{self.name}: high - low = {self.high - self.low} must be a multiple of step={self.step}")
-    def sample(self, rng): return int(self.from_unit(rng.random()))
-    def to_unit(self, v): return _to_unit(self, v)
-    def from_unit(self, u):
+    def sample(self,
+               rng:np.random.Generator, # the random source
+              ) -> int:
+        "A uniformly drawn grid value (log-uniform when `log`)."
+        return int(self.from_unit(rng.random()))
+    def to_unit(self,
+                v, # a value in [low, high]
+               ) -> float:
+        "The unit coordinate in [0, 1] of `v` (on a log scale when `log`)."
+        return _to_unit(self, v)
+    def from_unit(self,
+                  u:float, # a unit coordinate; values outside [0, 1] are clipped
+                 ) -> int:
         "The grid value nearest to unit coordinate `u` (clipped to [low, high])."
         x = _from_unit(self, u)
         if self.step > 1: x = self.low + self.step * round((x - self.low) / self.step)
         return int(min(max(round(x), self.low), self.high))
-    def valid(self, v):
+    def valid(self,
+              v, # a candidate value
+             ) -> bool:
+        "True when `v` is an integer (not a bool) on the grid in [low, high]."
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and self.low <= v <= self.high and (v - self.low) % self.step == 0
     @property
-    def values(self) -> range: return range(self.low, self.high + 1, self.step)
+    def values(self) -> range:
+        "Every grid value, low..high by step."
+        return range(self.low, self.high + 1, self.step)
 
 @dataclasses.dataclass(frozen=True)
 class Float:
-    "A real dimension [low, high]."
-    name:str; low:float; high:float; log:bool=False
+    "A real dimension [low, high]; bad bounds raise `ConfigError`."
+    name:str # the dimension's name, a key of every configuration
+    low:float # lower bound (inclusive), finite
+    high:float # upper bound (inclusive), finite, > low
+    log:bool=False # sample and map to the unit box on a log scale (needs low > 0)
     def __post_init__(self):
         for k in ('low', 'high'): check_range(f"{self.name}.{k}", getattr(self, k))
         _check_bounds(self)
-    def sample(self, rng): return float(self.from_unit(rng.random()))
-    def to_unit(self, v): return _to_unit(self, v)
-    def from_unit(self, u): return float(self.low if u <= 0 else self.high if u >= 1 else min(max(_from_unit(self, u), self.low), self.high))
-    def valid(self, v): return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v) and self.low <= v <= self.high
+    def sample(self,
+               rng:np.random.Generator, # the random source
+              ) -> float:
+        "A uniform draw from [low, high] (log-uniform when `log`)."
+        return float(self.from_unit(rng.random()))
+    def to_unit(self,
+                v, # a value in [low, high]
+               ) -> float:
+        "The unit coordinate in [0, 1] of `v` (on a log scale when `log`)."
+        return _to_unit(self, v)
+    def from_unit(self,
+                  u:float, # a unit coordinate; values outside [0, 1] are clipped
+                 ) -> float:
+        "The value at unit coordinate `u`, clipped to [low, high] (exactly low at u <= 0, high at u >= 1)."
+        return float(self.low if u <= 0 else self.high if u >= 1 else min(max(_from_unit(self, u), self.low), self.high))
+    def valid(self,
+              v, # a candidate value
+             ) -> bool:
+        "True when `v` is a finite number (not a bool) in [low, high]."
+        return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v) and self.low <= v <= self.high
 
 @dataclasses.dataclass(frozen=True)
 class Categorical:
-    "One of a few choices (numbers or strings)."
-    name:str; choices:tuple
+    "One of a few choices (numbers or strings); an empty or repeating list raises `ConfigError`."
+    name:str # the dimension's name, a key of every configuration
+    choices:tuple # the allowed values, at least one, no duplicates (a list is stored as a tuple)
     def __post_init__(self):
         if not isinstance(self.choices, (list, tuple)) or len(self.choices) < 1:
             raise ConfigError(f"{self.name}.choices must be a non-empty list, got {self.choices!r}")
         if len(set(map(repr, self.choices))) != len(self.choices): raise ConfigError(f"{self.name}.choices has duplicates: {self.choices!r}")
         object.__setattr__(self, 'choices', tuple(self.choices))
-    def sample(self, rng): return self.choices[int(rng.integers(len(self.choices)))]
-    def to_unit(self, v): return self.choices.index(v) / max(len(self.choices) - 1, 1)
-    def from_unit(self, u): return self.choices[int(min(max(round(u * (len(self.choices) - 1)), 0), len(self.choices) - 1))]
-    def valid(self, v): return v in self.choices
+    def sample(self,
+               rng:np.random.Generator, # the random source
+              ):
+        "A uniformly drawn choice."
+        return self.choices[int(rng.integers(len(self.choices)))]
+    def to_unit(self,
+                v, # one of `choices` (else ValueError from `tuple.index`)
+               ) -> float:
+        "The choice's index scaled to [0, 1] (0 for a single choice)."
+        return self.choices.index(v) / max(len(self.choices) - 1, 1)
+    def from_unit(self,
+                  u:float, # a unit coordinate; values outside [0, 1] are clipped
+                 ):
+        "The choice whose scaled index is nearest to `u`."
+        return self.choices[int(min(max(round(u * (len(self.choices) - 1)), 0), len(self.choices) - 1))]
+    def valid(self,
+              v, # a candidate value
+             ) -> bool:
+        "True when `v` is one of `choices`."
+        return v in self.choices
 
 def _check_bounds(d):
     if not d.low < d.high: raise ConfigError(f"{d.name}: bounds must satisfy low < high, got low={d.low}, high={d.high}")
@@ -80,7 +135,11 @@ def _from_unit(d, u):
 class SearchSpace:
     "A named list of dimensions: sample, validate, and map to and from the unit box."
     KINDS = {'int': Int, 'float': Float, 'categorical': Categorical}
-    def __init__(self, dims:list, name:str='space'):
+    def __init__(self,
+                 dims:list, # Int, Float and Categorical dimensions with distinct names, at least one
+                 name:str='space', # the space's name, for messages and the journal
+                ):
+        "Raises `ConfigError` for no dimensions, a dimension of another type, or repeated names."
         dims = list(dims)
         if not dims: raise ConfigError("a search space needs at least one dimension")
         bad = [d for d in dims if not isinstance(d, (Int, Float, Categorical))]
@@ -88,16 +147,22 @@ class SearchSpace:
         names = [d.name for d in dims]
         if len(set(names)) != len(names): raise ConfigError(f"dimension names repeat: {names}")
         self.dims, self.name = dims, name
-    names = property(lambda self: [d.name for d in self.dims])
-    numeric = property(lambda self: [d for d in self.dims if not isinstance(d, Categorical)])
-    lower = property(lambda self: np.array([d.low for d in self.numeric], float))
-    upper = property(lambda self: np.array([d.high for d in self.numeric], float))
+    names = property(lambda self: [d.name for d in self.dims], doc="The dimensions' names, in order.")
+    numeric = property(lambda self: [d for d in self.dims if not isinstance(d, Categorical)], doc="The Int and Float dimensions, in order.")
+    lower = property(lambda self: np.array([d.low for d in self.numeric], float), doc="Lower bounds of the numeric dimensions, shape (len(numeric),).")
+    upper = property(lambda self: np.array([d.high for d in self.numeric], float), doc="Upper bounds of the numeric dimensions, shape (len(numeric),).")
     def __len__(self): return len(self.dims)
     def __getitem__(self, k): return self.dims[self.names.index(k)]
     def __repr__(self): return f"SearchSpace({self.name!r}: " + ', '.join(_fmt_dim(d) for d in self.dims) + ')'
 
-    def sample(self, rng:np.random.Generator) -> dict: return {d.name: d.sample(rng) for d in self.dims}
-    def validate(self, config:dict) -> dict:
+    def sample(self,
+               rng:np.random.Generator, # the random source
+              ) -> dict:
+        "A configuration with each dimension drawn independently (see each dimension's `sample`)."
+        return {d.name: d.sample(rng) for d in self.dims}
+    def validate(self,
+                 config:dict, # dimension name -> value
+                ) -> dict:
         "Return `config` if every dimension has a valid value and there is nothing else; else raise ConfigError."
         if not isinstance(config, dict): raise ConfigError(f"a configuration is a dict, got {type(config).__name__}")
         missing, extra = [n for n in self.names if n not in config], [k for k in config if k not in self.names]
@@ -105,8 +170,15 @@ class SearchSpace:
         for d in self.dims:
             if not d.valid(config[d.name]): raise ConfigError(f"{d.name}={config[d.name]!r} is outside {_fmt_dim(d)}")
         return config
-    def to_unit(self, config:dict) -> np.ndarray: return np.array([d.to_unit(config[d.name]) for d in self.dims], float)
-    def from_unit(self, u) -> dict:
+    def to_unit(self,
+                config:dict, # a valid configuration
+               ) -> np.ndarray:
+        "The configuration as a point of the unit box, shape (len(self),), in the order of `dims`."
+        return np.array([d.to_unit(config[d.name]) for d in self.dims], float)
+    def from_unit(self,
+                  u, # array-like of shape (len(self),); coordinates outside [0, 1] are clipped
+                 ) -> dict:
+        "The configuration at point `u` of the unit box; a wrong shape raises `ConfigError`."
         u = np.asarray(u, float)
         if u.shape != (len(self.dims),): raise ConfigError(f"expected {len(self.dims)} unit coordinates, got shape {u.shape}")
         return {d.name: d.from_unit(float(x)) for d, x in zip(self.dims, u)}
@@ -116,9 +188,13 @@ class SearchSpace:
         for d in self.dims: n *= len(d.values) if isinstance(d, Int) else len(d.choices) if isinstance(d, Categorical) else math.inf
         return n
     def to_dict(self) -> dict:
+        "A JSON-ready description ({'name', 'dims': [{'kind', ...fields}]}), as journals store it."
         return {'name': self.name, 'dims': [{'kind': k, **_asdict(d)} for d in self.dims for k, c in self.KINDS.items() if type(d) is c]}
     @classmethod
-    def from_dict(cls, d:dict):
+    def from_dict(cls,
+                  d:dict, # as written by `to_dict`
+                 ):
+        "The space described by `d`; an unknown dimension kind raises `ConfigError`."
         dims = []
         for x in d['dims']:
             x = dict(x); k = x.pop('kind')
@@ -135,38 +211,68 @@ def _fmt_dim(d):
 # %% ../nbs/05_search.ipynb #50105e4c
 @runtime_checkable
 class Strategy(Protocol):
-    space: SearchSpace
-    def ask(self) -> dict: ...
-    def tell(self, config:dict, measurement:Measurement) -> None: ...
+    "What `run_search` needs of a black-box search method: `ask` for a configuration, `tell` it the result."
+    space: SearchSpace # the space the configurations come from
+    def ask(self) -> dict:
+        "The next configuration to evaluate."
+        ...
+    def tell(self,
+             config:dict, # a configuration this strategy asked for
+             measurement:Measurement, # its result (status, value, cost)
+            ) -> None:
+        "Hear the result of a configuration asked for earlier."
+        ...
 
 class BaseStrategy:
     "Shared bookkeeping: the history of (config, measurement), the best so far, `describe()` for the journal."
     maximize = True
-    def __init__(self, space:SearchSpace, seed:int=0):
+    def __init__(self,
+                 space:SearchSpace, # the space to search; anything else raises `ConfigError`
+                 seed:int=0, # seed of the strategy's own random choices, >= 0
+                ):
         if not isinstance(space, SearchSpace): raise ConfigError(f"space must be a SearchSpace, got {type(space).__name__}")
         self.space, self.seed = space, check_range('seed', seed, 0, kind=(int, np.integer))
         self.history = []
-    def tell(self, config, measurement): self.history.append((config, measurement))
+    def tell(self,
+             config:dict, # the configuration evaluated
+             measurement:Measurement, # its result
+            ):
+        "Append (config, measurement) to `history`."
+        self.history.append((config, measurement))
     @property
-    def finished(self): return False
+    def finished(self) -> bool:
+        "True when the strategy has nothing more to ask (BaseStrategy: never); `run_search` stops early then."
+        return False
     @property
     def best(self):
+        "The (config, measurement) with the highest value among the ok ones told so far, or None."
         ok = [(c, m) for c, m in self.history if m.ok]
         return max(ok, key=lambda cm: cm[1].value) if ok else None
-    def describe(self) -> dict: return {'strategy': type(self).__name__, 'seed': int(self.seed), 'space': self.space.to_dict()}
+    def describe(self) -> dict:
+        "The strategy's name, seed and space, for the journal's settings check."
+        return {'strategy': type(self).__name__, 'seed': int(self.seed), 'space': self.space.to_dict()}
 
 class RandomSearch(BaseStrategy):
     "Uniform random sampling of the space (the baseline every NAS paper should beat)."
-    def __init__(self, space, seed=0):
+    def __init__(self,
+                 space:SearchSpace, # the space to sample
+                 seed:int=0, # seed of the sampler, >= 0
+                ):
         super().__init__(space, seed); self.rng = np.random.default_rng(seed)
-    def ask(self): return self.space.sample(self.rng)
+    def ask(self) -> dict:
+        "A uniformly random configuration."
+        return self.space.sample(self.rng)
 
 # %% ../nbs/05_search.ipynb #93a862f6
 class OptunaStrategy(BaseStrategy):
     "Any Optuna sampler (default TPE) behind the ask/tell protocol."
-    def __init__(self, space, seed=0,
+    def __init__(self,
+                 space:SearchSpace, # the space to search
+                 seed:int=0, # seed of the Optuna sampler, >= 0
                  sampler:str='tpe', # 'tpe', 'random', 'cmaes', 'qmc' or 'gp'
-                 **sampler_kw):
+                 **sampler_kw, # passed on to the Optuna sampler's constructor
+                ):
+        "Raises `ConfigError` when optuna is missing or `sampler` is not available in the installed Optuna."
         super().__init__(space, seed)
         try: import optuna
         except ImportError: raise ConfigError("OptunaStrategy needs optuna: pip install optuna (or nasbook[scale])") from None
@@ -178,7 +284,8 @@ class OptunaStrategy(BaseStrategy):
         self.sampler_name, self.sampler_kw = sampler, sampler_kw
         self.study = optuna.create_study(direction='maximize', sampler=samplers[sampler](seed=int(seed), **sampler_kw))
         self.pending = {}
-    def ask(self):
+    def ask(self) -> dict:
+        "The configuration of a new Optuna trial (kept pending until `tell`)."
         t = self.study.ask(); c = {}
         for d in self.space.dims:
             if isinstance(d, Int): c[d.name] = t.suggest_int(d.name, int(d.low), int(d.high), log=d.log, step=int(d.step))
@@ -186,7 +293,11 @@ class OptunaStrategy(BaseStrategy):
             else: c[d.name] = t.suggest_categorical(d.name, list(d.choices))
         self.pending.setdefault(json.dumps(c, sort_keys=True), []).append(t)
         return c
-    def tell(self, config, measurement):
+    def tell(self,
+             config:dict, # a configuration this strategy asked for (else `ConfigError`)
+             measurement:Measurement, # its result; a failed one is told to Optuna as a FAIL trial
+            ):
+        "Complete the pending Optuna trial of `config`."
         import optuna
         super().tell(config, measurement)
         ts = self.pending.get(json.dumps(config, sort_keys=True))
@@ -194,17 +305,19 @@ class OptunaStrategy(BaseStrategy):
         t = ts.pop(0)
         if measurement.ok: self.study.tell(t, measurement.value)
         else: self.study.tell(t, state=optuna.trial.TrialState.FAIL)
-    def describe(self): return {**super().describe(), 'sampler': self.sampler_name, 'sampler_kw': {k: repr(v) for k, v in self.sampler_kw.items()}}
+    def describe(self) -> dict:
+        "`BaseStrategy.describe` plus the sampler's name and keywords."
+        return {**super().describe(), 'sampler': self.sampler_name, 'sampler_kw': {k: repr(v) for k, v in self.sampler_kw.items()}}
 
 # %% ../nbs/05_search.ipynb #62136975
 @dataclasses.dataclass
 class SearchResult:
     "What a search found, and where its journal is."
-    best_config:dict|None
-    best_value:float|None
-    best_trial:int|None
-    records:list
-    journal:Path|None
+    best_config:dict|None # the best 'ok' configuration, None when no trial succeeded
+    best_value:float|None # its measured value (higher is better)
+    best_trial:int|None # its trial number
+    records:list # every journal record (this call's and resumed ones), sorted by trial
+    journal:Path|None # the journal's path, None for an in-memory search
     evaluated:int # evaluations run by this call (the rest came from the journal)
     def __repr__(self): return f"SearchResult(best_value={self.best_value}, best_config={self.best_config}, {len(self.records)} trials, {self.evaluated} run now)"
 
@@ -217,10 +330,10 @@ def run_search(strategy, # an ask/tell strategy
                executor=None, # LocalExecutor (default), ProcessExecutor, RayExecutor
                batch_size:int=1, # configurations asked and evaluated together
                seed:int=0, # seeds of the trials derive from it
-               progress:bool=True,
+               progress:bool=True, # show a fastprogress bar with the best value so far
                on_result=None, # called as on_result(trial, config, measurement) for each new result
               ) -> SearchResult:
-    "Run (or resume) a search; every finished evaluation is journaled before the strategy hears of it."
+    "Run (or resume) a search; every finished evaluation is journaled before the strategy hears of it. Bad arguments raise `ConfigError`; a journal of another search (other seed, space or strategy) raises `JournalError`."
     check_range('budget', budget, 1, kind=int); check_range('batch_size', batch_size, 1, kind=int)
     check_range('seed', seed, 0, kind=int)
     if not hasattr(strategy, 'ask') or not hasattr(strategy, 'tell'): raise ConfigError("strategy must have ask() and tell()")

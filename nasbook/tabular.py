@@ -28,8 +28,10 @@ def list_tables() -> list:
     return sorted(p.name[:-len('.json.gz')] for p in DATA.glob('*.json.gz'))
 
 class Table:
-    "A tabulated benchmark: every configuration of a grid with per-seed validation/test accuracy, seconds, params and MACs."
-    def __init__(self, d:dict): # the table as stored (schema nasbook-table/1)
+    "A tabulated benchmark: every configuration of a grid with per-seed validation/test accuracy, seconds, params and MACs; a malformed table raises `ConfigError`."
+    def __init__(self,
+                 d:dict, # the table as stored (schema nasbook-table/1)
+                ):
         if d.get('schema') != SCHEMA: raise ConfigError(f"not a nasbook table: schema={d.get('schema')!r}, expected {SCHEMA!r}")
         self.meta = {k: v for k, v in d.items() if k != 'rows'}
         self.name, self.grid, self.seeds = d['name'], {k: list(v) for k, v in d['grid'].items()}, list(d['seeds'])
@@ -50,8 +52,10 @@ class Table:
         self.space = SearchSpace([_grid_dim(k, v) for k, v in self.grid.items()], self.name)
     def _key(self, c): return tuple(c[k] for k in self.grid)
     @classmethod
-    def load(cls, name_or_path) -> Table:
-        "A shipped table by name (see `list_tables`), or a path to a .json.gz/.json file."
+    def load(cls,
+             name_or_path, # a shipped table's name or the path of a .json.gz/.json file
+            ) -> Table:
+        "A shipped table by name (see `list_tables`), or a path to a .json.gz/.json file; neither raises `ConfigError` listing the shipped tables."
         p = Path(name_or_path)
         if not p.exists():
             p = DATA/f'{name_or_path}.json.gz'
@@ -61,13 +65,21 @@ class Table:
     def __len__(self): return len(self.configs)
     def __repr__(self): return f"Table({self.name!r}: {len(self)} configurations x {len(self.seeds)} seeds, {self.space})"
     @property
-    def mean(self) -> np.ndarray: return self.valid.mean(1)
+    def mean(self) -> np.ndarray:
+        "Mean validation accuracy over seeds of every row, shape (len(self),)."
+        return self.valid.mean(1)
     @property
-    def optimum(self) -> float: return float(self.mean.max())
+    def optimum(self) -> float:
+        "The highest mean validation accuracy of the table."
+        return float(self.mean.max())
     @property
-    def best_config(self) -> dict: return self.configs[int(np.argmax(self.mean))]
-    def snap(self, config:dict) -> dict:
-        "The grid point nearest to `config`, dimension by dimension (numbers: nearest value, ties to the smaller; others: equal)."
+    def best_config(self) -> dict:
+        "The configuration with the highest mean validation accuracy."
+        return self.configs[int(np.argmax(self.mean))]
+    def snap(self,
+             config:dict, # a configuration with every grid dimension (extra keys are ignored)
+            ) -> dict:
+        "The grid point nearest to `config`, dimension by dimension (numbers: nearest value, ties to the smaller; others: equal). A missing dimension or an unknown categorical value raises `ConfigError`."
         out = {}
         for k, vals in self.grid.items():
             if k not in config: raise ConfigError(f"configuration {config} lacks dimension {k!r} of table {self.name}")
@@ -77,7 +89,11 @@ class Table:
             elif v in vals: out[k] = v
             else: raise ConfigError(f"{k}={v!r} is not one of the table's values {vals}")
         return out
-    def row(self, config:dict) -> int: return self.index[self._key(self.snap(config))]
+    def row(self,
+            config:dict, # a configuration; snapped to the grid first
+           ) -> int:
+        "The row index of `config`'s grid point."
+        return self.index[self._key(self.snap(config))]
 
 def _grid_dim(name, vals):
     "The search dimension of one grid axis: Int with a step when evenly spaced integers, else Categorical."
@@ -86,7 +102,8 @@ def _grid_dim(name, vals):
         if len(steps) == 1 and steps.pop() > 0: return Int(name, vals[0], vals[-1], step=vals[1] - vals[0])
     return Categorical(name, tuple(vals))
 
-def load_table(name_or_path) -> Table:
+def load_table(name_or_path, # a shipped table's name or the path of a .json.gz/.json file
+              ) -> Table:
     "Load a table: a shipped one by name ('cnn2d-digits', 'cnn4d-digits'), or a file."
     return Table.load(name_or_path)
 
@@ -94,8 +111,9 @@ def load_table(name_or_path) -> Table:
 OBJECTIVES = ('accuracy', 'mnas')
 
 class TabularEvaluator:
-    "Answer evaluations from a `Table`: one seed's (or the mean) validation accuracy, the recorded training seconds as cost."
-    def __init__(self, table:Table|str, # a Table or the name of a shipped one
+    "Answer evaluations from a `Table`: one seed's (or the mean) validation accuracy, the recorded training seconds as cost; bad arguments raise `ConfigError`."
+    def __init__(self,
+                 table:Table|str, # a Table or the name of a shipped one
                  mode:str='seed', # 'seed': one stored seed's value (noise as in a real run); 'mean': mean over seeds
                  metric:str='valid', # 'valid' or 'test' accuracy
                  objective:str='accuracy', # 'accuracy', or 'mnas': accuracy × (MACs/target)^w (MnasNet's soft constraint)
@@ -112,7 +130,11 @@ class TabularEvaluator:
     def true_values(self) -> np.ndarray:
         "The noise-free objective of every row (mean over seeds): what regret is measured against."
         return getattr(self.table, self.metric).mean(1) * self.factor
-    def __call__(self, config:dict, seed:int) -> Measurement:
+    def __call__(self,
+                 config:dict, # a configuration (snapped to the table's grid)
+                 seed:int, # the trial's seed; picks the stored seed seed % len(seeds) in mode 'seed'
+                ) -> Measurement:
+        "The objective of `config`'s row (accuracy in [0, 1], × the MnasNet factor for 'mnas'); cost = recorded training seconds."
         t = self.table; i = t.row(config); vals = getattr(t, self.metric)[i]
         if self.mode == 'mean': acc, cost, s = float(vals.mean()), float(t.seconds[i].mean()), None
         else: s = int(seed) % len(t.seeds); acc, cost = float(vals[s]), float(t.seconds[i, s])
@@ -121,6 +143,7 @@ class TabularEvaluator:
                             'mean_valid': float(t.valid[i].mean()), 'test_top1': float(t.test[i].mean() if s is None else t.test[i, s]),
                             'params': int(t.params[i]), 'macs': int(t.macs[i])})
     def describe(self) -> dict:
+        "The table, mode, metric and objective, for the journal's settings check."
         return {'evaluator': 'tabular', 'table': self.table.name, 'mode': self.mode, 'metric': self.metric, 'objective': self.objective,
                 **({'w': self.w, 'target_macs': self.target_macs} if self.objective == 'mnas' else {})}
 
@@ -153,15 +176,18 @@ def evals_to_within(regret:np.ndarray, # regret after each evaluation
     hit = np.flatnonzero(regret <= tol + 1e-12)
     return float(hit[0] + 1) if len(hit) else math.inf
 
-def quartiles(curves:np.ndarray) -> tuple:
+def quartiles(curves:np.ndarray, # (n_seeds, n_steps): one curve per row
+             ) -> tuple:
     "(25th, 50th, 75th percentile) over the rows of an (n_seeds, n_steps) array of curves."
     q = np.percentile(np.asarray(curves, float), [25, 50, 75], axis=0)
     return q[0], q[1], q[2]
 
 # %% ../nbs/14_tabular.ipynb #0d4b1ff3
 class RegularizedEvolution(BaseStrategy):
-    "Aging evolution (Real et al. 2019): tournament of `sample_size` from the last `population` models, mutate the winner."
-    def __init__(self, space:SearchSpace, seed:int=0,
+    "Aging evolution (Real et al. 2019): tournament of `sample_size` from the last `population` models, mutate the winner; bad sizes raise `ConfigError`."
+    def __init__(self,
+                 space:SearchSpace, # the space to search
+                 seed:int=0, # seed of sampling, tournaments and mutations
                  population:int=10, # P: models kept (the oldest leaves when a child joins)
                  sample_size:int=3, # S: tournament size
                 ):
@@ -171,12 +197,15 @@ class RegularizedEvolution(BaseStrategy):
         self.rng = np.random.default_rng(seed)
         self.pop, self._asked = collections.deque(), 0
     def ask(self) -> dict:
+        "A random configuration for the first `population` asks, then a mutation of a tournament's winner."
         self._asked += 1
         if self._asked <= self.P or not self.pop: return self.space.sample(self.rng)
         idx = self.rng.choice(len(self.pop), size=min(self.S, len(self.pop)), replace=False)
         parent = max((self.pop[i] for i in idx), key=lambda cv: cv[1])[0]
         return self.mutate(parent)
-    def mutate(self, config:dict) -> dict:
+    def mutate(self,
+               config:dict, # the parent configuration
+              ) -> dict:
         "`config` with one dimension moved to a neighbouring value (always a different configuration when one exists)."
         c = dict(config)
         d = self.space.dims[int(self.rng.integers(len(self.space.dims)))]
@@ -187,17 +216,23 @@ class RegularizedEvolution(BaseStrategy):
             c[d.name] = d.from_unit(float(np.clip(d.to_unit(c[d.name]) + 0.1 * self.rng.standard_normal(), 0, 1)))
         elif len(d.choices) > 1: c[d.name] = [x for x in d.choices if x != c[d.name]][int(self.rng.integers(len(d.choices) - 1))]
         return c
-    def tell(self, config, measurement):
+    def tell(self,
+             config:dict, # the configuration evaluated
+             measurement:Measurement, # its result; a failed one joins the population with fitness -inf
+            ):
+        "Add the child to the population; the oldest leaves when there are more than `population`."
         super().tell(config, measurement)
         self.pop.append((config, measurement.value if measurement.ok else -np.inf))
         while len(self.pop) > self.P: self.pop.popleft()
-    def describe(self) -> dict: return {**super().describe(), 'population': self.P, 'sample_size': self.S}
+    def describe(self) -> dict:
+        "`BaseStrategy.describe` plus population and sample size."
+        return {**super().describe(), 'population': self.P, 'sample_size': self.S}
 
 # %% ../nbs/14_tabular.ipynb #d0a9533c
 def plot_table_2d(table:Table, # a table with two numeric dimensions
                   ax=None, # two matplotlib axes, or None for a new figure
                  ):
-    "Heat maps of a 2-D table: mean validation accuracy over the grid, and its standard deviation over seeds."
+    "Heat maps of a 2-D table: mean validation accuracy over the grid, and its standard deviation over seeds; returns the axes. Another number of dimensions raises `ConfigError`."
     import matplotlib.pyplot as plt
     if len(table.grid) != 2: raise ConfigError(f"plot_table_2d needs a table with 2 dimensions, {table.name} has {len(table.grid)}")
     (ka, va), (kb, vb) = table.grid.items()
