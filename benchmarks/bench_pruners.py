@@ -18,7 +18,7 @@ from _report import write_section, ROOT
 from nasbook.core import set_seed
 from nasbook.pruners import Pruner, saw, saw_raw
 from nasbook.cells import CellSupernet
-from nasbook.sizing import MemoryTrace, model_memory
+from nasbook.memory import MemoryTrace, model_memory
 from nasbook.bonsai import assign_sizes, section_compression, compress_randomly
 
 # Table A.1 (NVidia GPU, thesis): ms per 100 calls forward, forward+backward, VRAM
@@ -364,7 +364,7 @@ def main(argv=None):
              f"numbers are from its GPU (CUDA kernels; its VRAM column from a process like Algorithm 1). Operators: the "
              f"profiler's top-level aten calls of one forward (`to` is the float M or 1/M being wrapped as a tensor). "
              f"Allocations and bytes: the profiler's CPU memory events of one call; in brackets the peak above the memory at "
-             f"entry (`nasbook.sizing.MemoryTrace`).\n\n" + '\n'.join(rows) + '\n\n'
+             f"entry (`nasbook.memory.MemoryTrace`).\n\n" + '\n'.join(rows) + '\n\n'
              f"- Scalar weight: raw/optimized = {sc[('scalar', 'ratio')]['fwd']:.2f}× forward and "
              f"{sc[('scalar', 'ratio')]['fwdbwd']:.2f}× forward+backward (thesis, GPU: 4.75× and 7.05×); "
              f"the raw saw allocates {sc[('scalar', 'raw')]['allocs']} tensors ({sc[('scalar', 'raw')]['bytes']} B) per forward against "
@@ -440,7 +440,7 @@ def main(argv=None):
              f"[0.1, 1] (seeded), deadheaded at random to them (`compress_randomly`, sizes from `assign_sizes` as above). "
              f"Predicted = fixed part + Σ sizes of the live pruners (ops from Algorithm 1; the cell-input pruners' 4·C·H·W·batch "
              f"bytes), where the fixed part, {fixed / 2 ** 20:.2f} MiB, is the measured memory of the same network with every op "
-             f"deadheaded (stem, scalers, node BNs, towers, the parameters left). Measured = `sizing.model_memory` (peak CPU "
+             f"deadheaded (stem, scalers, node BNs, towers, the parameters left). Measured = `memory.model_memory` (peak CPU "
              f"bytes of two forward+backward steps, parameters and buffers included).\n\n" + '\n'.join(rows4) + '\n\n'
              f"![predicted against measured memory]({rel(fig4, out)})\n\n"
              f"Median relative error {100 * np.median(np.abs(errs)):.1f}% (signed: {100 * errs.min():+.1f}% to {100 * errs.max():+.1f}%; "

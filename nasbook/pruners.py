@@ -35,7 +35,7 @@ def saw_raw(w:torch.Tensor, M:float) -> torch.Tensor:
 class Pruner(nn.Module):
     "Differentiable pruner P(x, w) = (G(w) + S(w)) x with a memory size, clamping and deadheading."
     def __init__(self,
-                 size:float=1., # memory size of the pruned operation (any unit; bytes from `nasbook.sizing`)
+                 size:float=1., # memory size of the pruned operation (any unit; bytes from `nasbook.memory`)
                  M:float=1e4, # saw frequency: the saw adds less than 1/M to the gate
                  init:float=0.1, # initial weight (> 0: the pruner starts on)
                  saw:str='optimized', # 'optimized' (Eq. A.4) or 'raw' (Eq. A.3)
