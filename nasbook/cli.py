@@ -201,7 +201,7 @@ def cmd_spider(args):
     model = spider_model(tuple(data.input_shape), data.num_classes, args.scale, args.sections.split(','))
     res = spider_search(model, data, metric=args.metric, cycles=args.cycles, epochs_per_cycle=args.epochs_per_cycle,
                         mutations_per_cycle=args.mutations, train_epochs=args.train_epochs, memory_budget=args.memory_budget,
-                        lr=args.lr, batch_size=args.batch_size, seed=args.seed, out_dir=args.out, random_variant=args.random_variant,
+                        memory=args.memory, lr=args.lr, batch_size=args.batch_size, seed=args.seed, out_dir=args.out, random_variant=args.random_variant,
                         per_cell=not args.no_per_cell, progress=not args.quiet)
     m, out = res.model, Path(args.out)                 # result.json is written by the one-shot loop
     fig, axs = plt.subplots(len(m.cells), 1, figsize=(10, 3 * len(m.cells)), squeeze=False)
@@ -221,6 +221,7 @@ def _add_spider(sub):
     p.add_argument('--mutations', type=_nonneg_int, default=3, help='mutation opportunities per cycle')
     p.add_argument('--train-epochs', type=_positive(int), default=8, help='final free-training epochs')
     p.add_argument('--memory-budget', type=_budget, default=None, help="bytes (2e8, 200MB) or a percentage of the starting model's size (300%%); default: no gate")
+    p.add_argument('--memory', choices=['measured', 'estimated'], default='measured', help="the gate's memory model (nasbook.memory): measured sizes in context (default) or estimated")
     p.add_argument('--scale', type=_positive(int), default=8, help='channels of the first cell')
     p.add_argument('--sections', default='N,R,R', help='cell kinds, comma-separated')
     p.add_argument('--no-per-cell', action='store_true', help='choose the mutated edges over the whole model, not floor(n/c) per cell')
