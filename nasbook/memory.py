@@ -358,13 +358,20 @@ class MemoryModel:
                 ):
         self.batch_size = check_range('batch_size', batch_size, 1, kind=int)
 
-    def op_bytes(self, op_name:str, C:int, stride:int, hw) -> float:
+    def op_bytes(self, op_name:str, # an operation name known to nasbook.ops.get_op
+                 C:int, # channels of the edge (in and out)
+                 stride:int, # 1, or 2 on the edges leaving a reduction cell's inputs
+                 hw, # (H, W) of the edge's input
+                ) -> float:
         "Bytes of one operation (with its pruner) on an edge of C channels whose input is hw."
         raise TypeError(f"{type(self).__name__} must define op_bytes(op_name, C, stride, hw), the size of one operation")
-    def node_bytes(self, C:int, hw) -> float:
+    def node_bytes(self, C:int, # channels of the node
+                   hw, # (H, W) of the node's maps
+                  ) -> float:
         "Bytes of one node of C channels at resolution hw that receives something."
         raise TypeError(f"{type(self).__name__} must define node_bytes(C, hw), the size of one node")
-    def model_bytes(self, model:CellSupernet) -> float:
+    def model_bytes(self, model:CellSupernet, # the model to price
+                   ) -> float:
         "s(M): the predicted training memory of `model` in bytes."
         raise TypeError(f"{type(self).__name__} must define model_bytes(model), the size of a whole model")
 
@@ -375,7 +382,8 @@ class MemoryModel:
         ops = edge.candidates if full else edge.live_ops()
         return float(sum(self.op_bytes(o, edge.C, edge.stride, edge.in_hw or (1, 1)) for o in ops))
 
-    def pruner_sizes(self, model:CellSupernet) -> dict:
+    def pruner_sizes(self, model:CellSupernet, # the model whose pruners to size
+                    ) -> dict:
         "{pruner key: bytes} of every live pruner: its op's size; a cell-input pruner gets one float32 map 4·C·H·W·B."
         _check_model(model); out = {}
         for i, cell in enumerate(model.cells):
