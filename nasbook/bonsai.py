@@ -20,7 +20,7 @@ from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow, Pruner
 from .cells import CellSupernet, BONSAI_OPS, edge_ends
 from . import compression
-from .memory import MeasuredMemory, model_memory
+from .memory import MeasuredMemory, SIZINGS, model_memory
 from .execute import sandboxed
 
 # %% auto #0
@@ -168,6 +168,7 @@ class BonsaiConfig(Config):
     seed:int = 0
     search_depth:int = 6 # Algorithm 3's tree depth
     sandbox:bool = False # size probes in a subprocess
+    sizing:str = 'algorithm1' # operation sizes: 'algorithm1' (the thesis, §4.5.1) or 'context' (they add up inside a network; nasbook.memory)
     max_search_epochs:int|None = None
     random_variant:int|None = None # 1 or 2: Algorithms 7 / 8
     template:dict|None = None # result of the Bonsai run a random baseline emulates
@@ -175,7 +176,7 @@ class BonsaiConfig(Config):
         check_range('scale', self.scale, 1, kind=int); check_range('epochs', self.epochs, 1, kind=int)
         check_range('epochs_per_cycle', self.epochs_per_cycle, 1, kind=int); check_range('lam', self.lam, 0)
         check_range('batch_size', self.batch_size, 1, kind=int); check_range('lr', self.lr, 0, lo_open=True)
-        check_range('search_depth', self.search_depth, 1, 16, kind=int)
+        check_range('search_depth', self.search_depth, 1, 16, kind=int); check_in('sizing', self.sizing, SIZINGS)
         if self.fraction is not None: check_range('fraction', self.fraction, 0, 1, lo_open=True)
         if self.random_variant is not None: check_in('random_variant', self.random_variant, (1, 2))
         if isinstance(self.sections, str): self.sections = [self.sections]
@@ -226,7 +227,7 @@ def prepare(self:BonsaiMethod, search):
     self.model = model = CellSupernet(**mcfg, grow=False)
     full = CellSupernet(**mcfg, grow=False)
     for _ in range(len(cfg.sections)): full.grow()
-    sizes = assign_sizes(full, cfg.batch_size, reps=2)
+    sizes = assign_sizes(full, cfg.batch_size, reps=2, sizing=cfg.sizing)
     xb, yb = next(iter(self.dls[0]))
     full_mem = float(model_memory(full, xb, yb, steps=2))
     budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)

@@ -154,7 +154,7 @@ def cmd_bonsai(args):
                        nodes=args.nodes, depth=args.depth, ops=args.ops.split(',') if args.ops else BonsaiConfig().ops,
                        memory_budget=args.memory_budget, epochs=args.epochs, epochs_per_cycle=args.epochs_per_cycle, lam=args.lam,
                        reinit=not args.no_reinit, double_lambda=args.double_lambda, batch_size=args.batch_size, lr=args.lr,
-                       seed=args.seed, search_depth=args.search_depth, sandbox=not args.no_sandbox,
+                       seed=args.seed, search_depth=args.search_depth, sandbox=not args.no_sandbox, sizing=args.sizing,
                        random_variant=args.random_variant, template=template)
     res = bonsai_search(cfg, out_dir=args.out, progress=not args.quiet)
     out = Path(args.out)
@@ -180,6 +180,7 @@ def _add_bonsai(sub):
     p.add_argument('--epochs', type=_positive(int), default=12, help='total epochs (search included)')
     p.add_argument('--epochs-per-cycle', '--cycle', dest='epochs_per_cycle', type=_positive(int), default=4, help='epochs per cycle: the deadheading window (--cycle: the old name)')
     p.add_argument('--lam', type=float, default=0.1, help='compression-loss weight lambda (Eq. 4.19)')
+    p.add_argument('--sizing', choices=['algorithm1', 'context'], default='algorithm1', help="operation sizes: Algorithm 1 as the thesis states it (default) or measured in context, where they add up (nasbook.memory)")
     p.add_argument('--no-reinit', action='store_true', help='do not re-initialise after a cycle that misses its target')
     p.add_argument('--double-lambda', action='store_true', help='double lambda after a cycle that misses its target')
     p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)

@@ -182,3 +182,15 @@ def test_running_ops_skips_idle_edges():
     assert len(running_ops(m)) == m.n_live_ops()
     m.deadhead([f"c0/{k}/{o}" for k in ('in0->0', 'in1->0') for o in m.cells[0].edges[k].live_ops()], cascade=False)
     assert not any(k.startswith('c0/0->') for k in running_ops(m)) and len(running_ops(m)) < m.n_live_ops()
+
+def test_bonsai_sizing_option():
+    from nasbook.cells import CellSupernet
+    from nasbook.bonsai import BonsaiConfig, assign_sizes, bonsai_search
+    m = CellSupernet((1, 8, 8), 10, scale=4, sections=['N'], nodes=2, depth=2)
+    a1, ctx = assign_sizes(m, 16, reps=1), assign_sizes(m, 16, sizing='context')
+    assert a1.keys() == ctx.keys() and {p.size for _, p in m.pruners()} == set(ctx.values())     # the last call set the pruners
+    assert all(ctx[k] < a1[k] for k in a1 if '/in/' not in k) and all(ctx[k] == a1[k] for k in a1 if '/in/' in k)
+    with pytest.raises(ConfigError, match="sizing='thesis' is not allowed"): BonsaiConfig(sizing='thesis')
+    r = bonsai_search(BonsaiConfig(sections=['N', 'R'], scale=4, nodes=2, depth=2, epochs=2, epochs_per_cycle=1, lam=1., lr=0.1,
+                                   fraction=0.1, memory_budget='70%', search_depth=2, max_search_epochs=1, sizing='context'), progress=False)
+    assert r['config']['sizing'] == 'context' and 0 < r['targets'][1] <= 1 and r['finished']
