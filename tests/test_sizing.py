@@ -194,3 +194,16 @@ def test_bonsai_sizing_option():
     r = bonsai_search(BonsaiConfig(sections=['N', 'R'], scale=4, nodes=2, depth=2, epochs=2, epochs_per_cycle=1, lam=1., lr=0.1,
                                    fraction=0.1, memory_budget='70%', search_depth=2, max_search_epochs=1, sizing='context'), progress=False)
     assert r['config']['sizing'] == 'context' and 0 < r['targets'][1] <= 1 and r['finished']
+
+def test_spider_gate_defaults_to_the_measured_memory_model():
+    from nasbook.data import get_dataset
+    from nasbook.spider import spider_model, spider_search
+    data = get_dataset('digits', fraction=0.1)
+    start = spider_model(scale=4, sections=['N', 'R'])
+    kw = dict(cycles=2, mutations_per_cycle=2, train_epochs=1, random_variant=3, batch_size=32, memory_budget='180%', progress=False)
+    r = spider_search(start, data, **kw)
+    assert r['config']['memory'] == 'measured'
+    assert r['initial_size'] == MeasuredMemory(32).model_bytes(start) and r['budget'] == pytest.approx(1.8 * r['initial_size'])
+    assert r['mutations'] > 0 and r['mutations_skipped'] > 0 and r['final_size'] < r['budget']     # the gate binds, and holds
+    e = spider_search(start, data, memory='estimated', **kw)
+    assert e['initial_size'] == EstimatedMemory(32).model_bytes(start)
