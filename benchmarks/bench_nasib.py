@@ -14,7 +14,7 @@ import torch, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section, ROOT
 from nasbook.core import set_seed
-from nasbook.sizing import MemoryTrace
+from nasbook.memory import MemoryTrace
 from nasbook.nasib import SampledLayer, NasibNet, NasibSampler, superkernel_ops
 
 
@@ -143,7 +143,7 @@ def main(argv=None):
     body = (f"One training step (forward + backward) of a single superkernel layer ({a.channels}→{a.channels} channels, batch {a.batch}, "
             f"{a.hw}×{a.hw}) and of the whole supernet (`NasibNet`, {a.layers} layers, every layer a superkernel), with every layer running "
             "two sampled candidates (NASIB, Eq. 1) against all m² candidates weighted by softmax(α) (a DARTS mixed op). Time: median of "
-            f"{a.repeats} steps; memory: peak bytes allocated during one step above the memory at its start (`nasbook.sizing.MemoryTrace`, "
+            f"{a.repeats} steps; memory: peak bytes allocated during one step above the memory at its start (`nasbook.memory.MemoryTrace`, "
             "weights excluded, activations and gradients included).\n\n"
             "| m | candidates | what | ms/step, 2 sampled | ms/step, all | time ratio | peak MiB, 2 sampled | peak MiB, all | memory ratio |\n"
             "|---|---|---|---|---|---|---|---|---|\n" + '\n'.join(rows) +

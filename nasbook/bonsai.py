@@ -19,7 +19,9 @@ from .train import Trainer, Callback
 from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow, Pruner
 from .cells import CellSupernet, BONSAI_OPS, edge_ends
-from . import sizing
+from . import compression
+from .memory import MeasuredMemory, SIZINGS, model_memory
+from .execute import sandboxed
 
 # %% auto #0
 __all__ = ['assign_sizes', 'cell_compression', 'section_compression', 'CompressionLoss', 'compress_randomly', 'simulation_memory',
@@ -27,20 +29,17 @@ __all__ = ['assign_sizes', 'cell_compression', 'section_compression', 'Compressi
            'op_frequencies', 'op_cooccurrence', 'search_space_size']
 
 # %% ../nbs/23_bonsai.ipynb #76e7b2d9
-def assign_sizes(model:CellSupernet, batch_size:int=64, cache=None, reps:int=2, device=None) -> dict:
-    "Measure (Algorithm 1, cached) and set the memory size of every pruner of `model`; return {key: bytes}."
-    dev = device or next(model.parameters()).device
-    cache = cache if cache is not None else sizing.SizeCache(device=dev, reps=reps)
-    out = {}
-    for i, cell in enumerate(model.cells):
-        C, H, W = model.shapes[i]
-        for k, e in cell.edges.items():
-            h, w = e.in_hw or (H, W)
-            for o, p in e.pruners.items():
-                p.size = float(cache.size(o, cell.C, cell.C, e.stride, (h, w), batch_size))
-                out[f"c{i}/{k}/{o}"] = p.size
-        for a, p in model.handlers[i].pruners.items():
-            p.size = float(4 * cell.C * H * W * batch_size); out[f"c{i}/in/{a}"] = p.size
+def assign_sizes(model:CellSupernet, # the supernet whose pruners get sizes
+                 batch_size:int=64, # B of the measurements
+                 cache=None, # a nasbook.memory.SizeCache of the same kind as `sizing` (None: a new in-memory one)
+                 reps:int=2, # Algorithm 1 repetitions for new measurements
+                 device=None, # device to measure on (None: the model's)
+                 sizing:str='algorithm1', # 'algorithm1' (the thesis) or 'context' (sizes that add up inside a network)
+                ) -> dict:
+    "Measure (cached) and set the memory size of every pruner of `model`: `MeasuredMemory.pruner_sizes`; return {key: bytes}."
+    dev = device or (cache.device if cache is not None else next(model.parameters()).device)
+    out = MeasuredMemory(batch_size, sizing, cache, dev, reps).pruner_sizes(model)
+    for k, p in model.pruners(): p.size = out[k]
     return out
 
 # %% ../nbs/23_bonsai.ipynb #1e9bf117
@@ -72,7 +71,7 @@ class CompressionLoss(Callback):
     def after_loss(self):
         if self.lam <= 0 or not self.cells: return
         cbar = torch.stack([cell_compression(self.trainer.model, i) for i in self.cells])
-        comp = sizing.compression_loss(cbar, self.aim)
+        comp = compression.compression_loss(cbar, self.aim)
         self.last = float(comp.detach())
         self.trainer.loss = self.trainer.loss + self.lam * comp
 
@@ -93,7 +92,7 @@ def compress_randomly(model:CellSupernet, compressions:dict, sizes:dict, heurist
     for s, c in compressions.items():
         if c >= 1: continue
         cells = [i for i in range(len(model.cells)) if model.section_of(i) == s]
-        alloc = sizing.allocate(_groups(model, cells, sizes), c, heuristic=heuristic, seed=derive_seed(seed, s))
+        alloc = compression.allocate(_groups(model, cells, sizes), c, heuristic=heuristic, seed=derive_seed(seed, s))
         chosen = {k for ks in alloc.chosen.values() for k in ks}
         model.deadhead([k for i in cells for k, _ in model.pruners() if k.startswith(f"c{i}/") and k not in chosen])
     return model
@@ -103,7 +102,7 @@ def _sim_memory(supernet, compressions, sizes, batch, heuristic, seed):
     m = CellSupernet.from_dict(supernet)
     compress_randomly(m, compressions, sizes, heuristic, seed)
     x = torch.randn(batch, *supernet['config']['in_shape']); y = torch.randint(0, supernet['config']['n_classes'], (batch,))
-    return float(sizing.model_memory(m, x, y, steps=2))
+    return float(model_memory(m, x, y, steps=2))
 
 def simulation_memory(config:dict, upto:int, c:float, sizes:dict, batch_size:int=64, heuristic:str='max',
                       seed:int=0, sandbox:bool=False, timeout:float=600.) -> float:
@@ -112,7 +111,7 @@ def simulation_memory(config:dict, upto:int, c:float, sizes:dict, batch_size:int
     for _ in range(upto + 1): m.grow()
     args = (m.to_dict(), {s: c for s in range(upto)}, sizes, batch_size, heuristic, seed)
     if not sandbox: return _sim_memory(*args)
-    res = sizing.sandboxed(_sim_memory, *args, timeout=timeout)
+    res = sandboxed(_sim_memory, *args, timeout=timeout)
     return float(res.value) if res.ok else float('inf')
 
 def simulation_targets(config:dict, # the CellSupernet config of the run (in_shape, n_classes, scale, sections, ...)
@@ -130,7 +129,7 @@ def simulation_targets(config:dict, # the CellSupernet config of the run (in_sha
         raise ConfigError(f"memory_budget={budget:.4g} bytes is too small: the first section alone needs {first:.4g} bytes")
     # Algorithm 3's reading: one c for all earlier sections (the earlier targets are not used; Eq. 4.29 would fix them)
     fits = lambda i, earlier, c: i == 0 or simulation_memory(config, i, c, sizes, batch_size, heuristic, seed, sandbox) <= budget
-    return [float(c) for c in sizing.compression_targets(fits, len(config['sections']), depth=depth)]
+    return [float(c) for c in compression.compression_targets(fits, len(config['sections']), depth=depth)]
 
 # %% ../nbs/23_bonsai.ipynb #4608e616
 def random_variant_model(config:dict, template:dict, variant:int, sizes:dict, seed:int=0) -> CellSupernet:
@@ -169,6 +168,7 @@ class BonsaiConfig(Config):
     seed:int = 0
     search_depth:int = 6 # Algorithm 3's tree depth
     sandbox:bool = False # size probes in a subprocess
+    sizing:str = 'algorithm1' # operation sizes: 'algorithm1' (the thesis, §4.5.1) or 'context' (they add up inside a network; nasbook.memory)
     max_search_epochs:int|None = None
     random_variant:int|None = None # 1 or 2: Algorithms 7 / 8
     template:dict|None = None # result of the Bonsai run a random baseline emulates
@@ -176,7 +176,7 @@ class BonsaiConfig(Config):
         check_range('scale', self.scale, 1, kind=int); check_range('epochs', self.epochs, 1, kind=int)
         check_range('epochs_per_cycle', self.epochs_per_cycle, 1, kind=int); check_range('lam', self.lam, 0)
         check_range('batch_size', self.batch_size, 1, kind=int); check_range('lr', self.lr, 0, lo_open=True)
-        check_range('search_depth', self.search_depth, 1, 16, kind=int)
+        check_range('search_depth', self.search_depth, 1, 16, kind=int); check_in('sizing', self.sizing, SIZINGS)
         if self.fraction is not None: check_range('fraction', self.fraction, 0, 1, lo_open=True)
         if self.random_variant is not None: check_in('random_variant', self.random_variant, (1, 2))
         if isinstance(self.sections, str): self.sections = [self.sections]
@@ -227,9 +227,9 @@ def prepare(self:BonsaiMethod, search):
     self.model = model = CellSupernet(**mcfg, grow=False)
     full = CellSupernet(**mcfg, grow=False)
     for _ in range(len(cfg.sections)): full.grow()
-    sizes = assign_sizes(full, cfg.batch_size, reps=2)
+    sizes = assign_sizes(full, cfg.batch_size, reps=2, sizing=cfg.sizing)
     xb, yb = next(iter(self.dls[0]))
-    full_mem = float(sizing.model_memory(full, xb, yb, steps=2))
+    full_mem = float(model_memory(full, xb, yb, steps=2))
     budget = parse_budget(cfg.memory_budget, 'bytes', 'memory_budget', of=full_mem)
     state.update(budget=budget, full_memory=full_mem, sizes=sizes)
     if cfg.random_variant:
@@ -251,7 +251,7 @@ def before_epoch(self:BonsaiMethod, search, epoch):
     growing = st['phase'] == 'grow'
     comp.lam = st['lam'] if growing else 0.
     comp.cells = list(range(len(model.cells))) if growing else []
-    comp.aim = sizing.aim(st['targets'][st['section']]) if growing else 1.
+    comp.aim = compression.aim(st['targets'][st['section']]) if growing else 1.
     self._n_dead = len(self.dead.log)
 
 # %% ../nbs/23_bonsai.ipynb #78d8b7f8

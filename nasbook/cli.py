@@ -154,7 +154,7 @@ def cmd_bonsai(args):
                        nodes=args.nodes, depth=args.depth, ops=args.ops.split(',') if args.ops else BonsaiConfig().ops,
                        memory_budget=args.memory_budget, epochs=args.epochs, epochs_per_cycle=args.epochs_per_cycle, lam=args.lam,
                        reinit=not args.no_reinit, double_lambda=args.double_lambda, batch_size=args.batch_size, lr=args.lr,
-                       seed=args.seed, search_depth=args.search_depth, sandbox=not args.no_sandbox,
+                       seed=args.seed, search_depth=args.search_depth, sandbox=not args.no_sandbox, sizing=args.sizing,
                        random_variant=args.random_variant, template=template)
     res = bonsai_search(cfg, out_dir=args.out, progress=not args.quiet)
     out = Path(args.out)
@@ -180,6 +180,7 @@ def _add_bonsai(sub):
     p.add_argument('--epochs', type=_positive(int), default=12, help='total epochs (search included)')
     p.add_argument('--epochs-per-cycle', '--cycle', dest='epochs_per_cycle', type=_positive(int), default=4, help='epochs per cycle: the deadheading window (--cycle: the old name)')
     p.add_argument('--lam', type=float, default=0.1, help='compression-loss weight lambda (Eq. 4.19)')
+    p.add_argument('--sizing', choices=['algorithm1', 'context'], default='algorithm1', help="operation sizes: Algorithm 1 as the thesis states it (default) or measured in context, where they add up (nasbook.memory)")
     p.add_argument('--no-reinit', action='store_true', help='do not re-initialise after a cycle that misses its target')
     p.add_argument('--double-lambda', action='store_true', help='double lambda after a cycle that misses its target')
     p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)
@@ -201,7 +202,7 @@ def cmd_spider(args):
     model = spider_model(tuple(data.input_shape), data.num_classes, args.scale, args.sections.split(','))
     res = spider_search(model, data, metric=args.metric, cycles=args.cycles, epochs_per_cycle=args.epochs_per_cycle,
                         mutations_per_cycle=args.mutations, train_epochs=args.train_epochs, memory_budget=args.memory_budget,
-                        lr=args.lr, batch_size=args.batch_size, seed=args.seed, out_dir=args.out, random_variant=args.random_variant,
+                        memory=args.memory, lr=args.lr, batch_size=args.batch_size, seed=args.seed, out_dir=args.out, random_variant=args.random_variant,
                         per_cell=not args.no_per_cell, progress=not args.quiet)
     m, out = res.model, Path(args.out)                 # result.json is written by the one-shot loop
     fig, axs = plt.subplots(len(m.cells), 1, figsize=(10, 3 * len(m.cells)), squeeze=False)
@@ -221,6 +222,7 @@ def _add_spider(sub):
     p.add_argument('--mutations', type=_nonneg_int, default=3, help='mutation opportunities per cycle')
     p.add_argument('--train-epochs', type=_positive(int), default=8, help='final free-training epochs')
     p.add_argument('--memory-budget', type=_budget, default=None, help="bytes (2e8, 200MB) or a percentage of the starting model's size (300%%); default: no gate")
+    p.add_argument('--memory', choices=['measured', 'estimated'], default='measured', help="the gate's memory model (nasbook.memory): measured sizes in context (default) or estimated")
     p.add_argument('--scale', type=_positive(int), default=8, help='channels of the first cell')
     p.add_argument('--sections', default='N,R,R', help='cell kinds, comma-separated')
     p.add_argument('--no-per-cell', action='store_true', help='choose the mutated edges over the whole model, not floor(n/c) per cell')

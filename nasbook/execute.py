@@ -20,7 +20,7 @@ from .train import Trainer, Diverged, small_cnn
 # %% auto #0
 __all__ = ['EXECUTORS', 'Measurement', 'Evaluator', 'evaluate_safely', 'FunctionEvaluator', 'cached_dataset', 'build_small_cnn',
            'count_params', 'TrainEvaluator', 'LocalExecutor', 'die_once', 'ProcessExecutor', 'RayExecutor',
-           'get_executor']
+           'get_executor', 'SandboxResult', 'sandboxed']
 
 # %% ../nbs/04_execute.ipynb #8ff093f8
 @dataclasses.dataclass
@@ -231,3 +231,65 @@ def get_executor(name:str='local', # 'local', 'process' or 'ray'
     if name == 'local': return LocalExecutor()
     if name == 'process': return ProcessExecutor(workers)
     return RayExecutor(num_cpus=None if address else workers, address=address, cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)
+
+# %% ../nbs/04_execute.ipynb #83144d4c
+import signal
+from typing import Any, NamedTuple
+
+class SandboxResult(NamedTuple):
+    "A sandboxed call's return value, or None and the reason it failed."
+    value: Any
+    reason: str|None
+    @property
+    def ok(self) -> bool: return self.reason is None
+
+# The child runs this source through the builtin `exec`, so it imports nothing but what `fn` needs
+# (a spawned child that had to import nasbook.execute would load torch even to call `os._exit`).
+_CHILD = """
+def _is_oom(e):
+    msg = str(e).lower()
+    return (isinstance(e, MemoryError) or type(e).__name__ == 'OutOfMemoryError'
+            or isinstance(e, RuntimeError) and ('out of memory' in msg or "can't allocate memory" in msg))
+try: out = ('ok', fn(*args, **kwargs))
+except BaseException as e: out = ('oom' if _is_oom(e) else 'error', f"{type(e).__name__}: {e}")
+try: conn.send(out)
+except Exception as e: conn.send(('error', f"the result could not be sent back: {type(e).__name__}: {e}"))
+conn.close()
+"""
+
+def sandboxed(fn:Callable, # a picklable function (defined in a module)
+              *args, # its positional arguments
+              timeout:float=600., # seconds before the child is killed
+              **kwargs, # its keyword arguments
+             ) -> SandboxResult:
+    "Run fn(*args, **kwargs) in a spawned process; return (value, None) or (None, reason it failed)."
+    check_range('timeout', timeout, 0, lo_open=True)
+    ctx = mp.get_context('spawn')
+    recv, send = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=exec, args=(_CHILD, {'conn': send, 'fn': fn, 'args': args, 'kwargs': kwargs}))
+    try: p.start()
+    except Exception as e:
+        recv.close(); send.close()
+        raise ConfigError(f"fn={getattr(fn, '__name__', fn)!r} cannot be sent to a subprocess ({type(e).__name__}: {e}); "
+                          "define it in a module, not in a notebook or as a lambda") from None
+    send.close()
+    msg, reason = None, None
+    try:
+        if recv.poll(timeout): msg = recv.recv()
+        else: reason = f"timeout after {timeout:g} s"
+    except EOFError: pass
+    finally: recv.close()
+    if reason is not None: p.kill()
+    p.join(30)
+    if p.is_alive(): p.kill(); p.join()
+    if msg is not None:
+        kind, val = msg
+        return SandboxResult(val, None) if kind == 'ok' else SandboxResult(None, f"{kind}: {val}")
+    if reason is None:
+        code = p.exitcode
+        if code is not None and code < 0:
+            try: name = signal.Signals(-code).name
+            except ValueError: name = '?'
+            reason = f"killed by signal {-code} ({name})"
+        else: reason = f"exit code {code}"
+    return SandboxResult(None, reason)

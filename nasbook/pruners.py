@@ -40,7 +40,7 @@ def saw_raw(w:torch.Tensor, # pruner weight(s), any shape
 class Pruner(nn.Module):
     "Differentiable pruner P(x, w) = (G(w) + S(w)) x (thesis §4.4, Eq. 4.10) with a memory size, clamping and deadheading (§4.4.1); bad arguments raise `ConfigError`."
     def __init__(self,
-                 size:float=1., # memory size of the pruned operation (any unit; bytes from `nasbook.sizing`)
+                 size:float=1., # memory size of the pruned operation (any unit; bytes from `nasbook.memory`)
                  M:float=1e4, # saw frequency: the saw adds less than 1/M to the gate
                  init:float=0.1, # initial weight (> 0: the pruner starts on)
                  saw:str='optimized', # 'optimized' (Eq. A.4) or 'raw' (Eq. A.3)

@@ -22,13 +22,13 @@ from .oneshot import OneShotMethod, OneShotSearch, OneShotResult, parse_budget
 from .pruners import PrunerTracker, Deadheader, SlidingBatchWindow
 from .cells import CellSupernet, MixedOp, BONSAI_OPS, edge_ends, edge_key
 from .ops import get_op
+from .memory import get_memory, MEMORY_MODELS, edge_bytes, model_bytes, fits_memory
 
 # %% auto #0
 __all__ = ['STATISTICS', 'DIRECTIONS', 'MUTATION_METRICS', 'THESIS_DH', 'THESIS_FINAL_DH', 'VARIANTS', 'spider_model', 'Mutation',
            'parse_edge', 'get_edge', 'triangular_mutation', 'random_mutations', 'reinitialize', 'parse_metric',
-           'edge_scores', 'select_edges', 'edge_bytes', 'model_bytes', 'fits_memory', 'NTKLRCChoice', 'slim_model',
-           'ntk_lrc_select', 'thesis_dh_fractions', 'random_deadhead_count', 'random_deadheads', 'SpiderConfig',
-           'SpiderSearch', 'spider_search']
+           'edge_scores', 'select_edges', 'NTKLRCChoice', 'slim_model', 'ntk_lrc_select', 'thesis_dh_fractions',
+           'random_deadhead_count', 'random_deadheads', 'SpiderConfig', 'SpiderSearch', 'spider_search']
 
 # %% ../nbs/30_spider.ipynb #a8f3acac
 def spider_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
@@ -198,44 +198,6 @@ def select_edges(scores:dict, # edge name -> score, as edge_scores returns
     for c in cells: out += [k for k, _ in items if k.startswith(f"c{c}/")][:per]
     return out
 
-# %% ../nbs/30_spider.ipynb #da4d545f
-@functools.lru_cache(maxsize=None)
-def _op_param_bytes(op:str, C:int, stride:int) -> int:
-    return sum(p.numel() * p.element_size() for p in get_op(op, C, C, stride).parameters()) + 4   # + its pruner's weight
-
-def _out_map(edge:MixedOp, batch_size:int) -> int:
-    H, W = edge.in_hw or (1, 1)
-    return edge.C * -(-H // edge.stride) * -(-W // edge.stride) * 4 * batch_size
-
-def edge_bytes(edge:MixedOp, # an edge of a model (its in_hw recorded)
-               batch_size:int=64, # B of the activation estimate
-               full:bool=True, # price the edge with its whole candidate set (as the two new edges are born), else its live ops
-              ) -> float:
-    "Estimated bytes of an edge: per operation its parameter bytes plus one float32 output map C·H'·W'·4·B."
-    check_range('batch_size', batch_size, 1, kind=int)
-    ops = edge.candidates if full else edge.live_ops()
-    return float(sum(_op_param_bytes(o, edge.C, edge.stride) + _out_map(edge, batch_size) for o in ops))
-
-def model_bytes(model:CellSupernet, batch_size:int=64) -> float:
-    "Estimated bytes of a model: parameters and buffers, plus the output maps of all live operations and nodes."
-    _check_model(model); check_range('batch_size', batch_size, 1, kind=int)
-    n = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
-    for i, cell in enumerate(model.cells):
-        C, H, W = model.shapes[i + 1]
-        n += len(cell.order) * C * H * W * 4 * batch_size
-        n += sum(len(e.live_ops()) * _out_map(e, batch_size) for e in cell.edges.values())
-    return float(n)
-
-def fits_memory(model:CellSupernet, edge_name:str,
-                budget:float|None, # s_max in bytes (None: no limit)
-                size_of_edge:Callable|None=None, # edge -> bytes (default: edge_bytes)
-                model_size:Callable|None=None, # model -> bytes (default: model_bytes)
-               ) -> bool:
-    "The memory gate s(M) + 2 s(e) < s_max of Algorithms 5 and 6."
-    e = get_edge(model, edge_name)
-    if budget is None: return True
-    return (model_size or model_bytes)(model) + 2 * (size_of_edge or edge_bytes)(e) < budget
-
 # %% ../nbs/30_spider.ipynb #3da304bd
 @dataclass
 class NTKLRCChoice:
@@ -342,6 +304,7 @@ class SpiderConfig(Config):
     mutations_per_cycle:int = 3 # n: mutation opportunities per cycle
     train_epochs:int = 8 # E_train: final free training
     memory_budget:float|str|None = None # s_max: bytes, 'P%' of the starting model's size, or None (no gate)
+    memory:str = 'measured' # the gate's memory model: 'measured' (Algorithm 1's way, sizes in context) or 'estimated' (nasbook.memory)
     lr:float = 0.05
     weight_decay:float = 3e-4
     batch_size:int = 64
@@ -359,6 +322,7 @@ class SpiderConfig(Config):
     reset_pruners:bool = False # also reset pruner weights when re-initialising between cycles
     def __post_init__(self):
         check_in('metric', self.metric, MUTATION_METRICS); check_in('random_variant', self.random_variant, VARIANTS)
+        check_in('memory', self.memory, MEMORY_MODELS)
         for k in ('cycles', 'epochs_per_cycle', 'train_epochs', 'batch_size', 'n_good', 'ntk_batch', 'shap_batch'):
             check_range(k, getattr(self, k), 1, kind=int)
         check_range('mutations_per_cycle', self.mutations_per_cycle, 0, kind=int); check_range('seed', self.seed, 0, kind=int)
@@ -400,8 +364,8 @@ class SpiderSearch(OneShotMethod):
                  data, # a DataBundle or a dataset name for get_dataset
                  cfg:SpiderConfig|None=None, # the settings (or pass their fields as keywords)
                  out_dir=None, # checkpoint folder
-                 size_of_edge:Callable|None=None, # edge -> bytes for the gate (default: edge_bytes at the batch size)
-                 model_size:Callable|None=None, # model -> bytes (default: model_bytes at the batch size)
+                 size_of_edge:Callable|None=None, # edge -> bytes for the gate (default: cfg.memory's model at the batch size)
+                 model_size:Callable|None=None, # model -> bytes (default: cfg.memory's model at the batch size)
                  **kw):
         self.cfg = cfg or SpiderConfig.from_dict(kw)
         if cfg is not None and kw: raise ConfigError(f"give either cfg or keyword settings, not both (got {sorted(kw)})")
@@ -420,8 +384,9 @@ class SpiderSearch(OneShotMethod):
         if self.out is not None and any(self.out.glob('cycle_*/state.json')) and not (self.out / 'checkpoint.pt').exists():
             raise ConfigError(f"{self.out} holds checkpoints of an older nasbook (cycle_*/, final_*/); use a new output folder")
         bs = self.cfg.batch_size
-        self.size_of_edge = size_of_edge or functools.partial(edge_bytes, batch_size=bs)
-        self.model_size = model_size or functools.partial(model_bytes, batch_size=bs)
+        mem = get_memory(self.cfg.memory, bs, next(model.parameters()).device) if size_of_edge is None or model_size is None else None
+        self.size_of_edge = size_of_edge or mem.edge_bytes
+        self.model_size = model_size or mem.model_bytes
         self.model = copy.deepcopy(model)
         self._settings = {k: v for k, v in json.loads(self.cfg.to_json()).items() if k not in ('cycles', 'train_epochs')}
         self._settings.update(data=self.data.name, data_sizes=[len(self.data.train), len(self.data.valid), len(self.data.test)],
@@ -630,7 +595,7 @@ def spider_search(model:CellSupernet, # the starting model, e.g. spider_model(..
                   epochs_per_cycle:int=4, # training epochs per cycle (and the deadhead window)
                   mutations_per_cycle:int=3, # n: mutation opportunities per cycle
                   train_epochs:int=8, # E_train: epochs of the final free training
-                  memory_budget=None, # s_max: bytes, 'P%' of the starting model's estimated size, or None (no gate)
+                  memory_budget=None, # s_max: bytes, 'P%' of the starting model's size (as the gate's memory model prices it), or None (no gate)
                   lr:float=0.05, # peak learning rate (cosine schedule)
                   batch_size:int=64,
                   seed:int=0, # seed of everything (cycles, loaders, scores derive theirs from it)
@@ -638,7 +603,7 @@ def spider_search(model:CellSupernet, # the starting model, e.g. spider_model(..
                   random_variant:int|None=None, # 1-4: a Table 5.1 baseline instead of guided growth
                   dh_template:list|None=None, # variants 1 and 4: deadheads per cycle (None: the thesis' vector, scaled)
                   final_random_deadheads:int|None=None, # variant 1: random deadheads before the final training
-                  size_of_edge:Callable|None=None, model_size:Callable|None=None, # the memory gate's sizes (default: estimates)
+                  size_of_edge:Callable|None=None, model_size:Callable|None=None, # the gate's sizes (default: the `memory` model of kw, measured)
                   stop_after:int|None=None, # stop after this many steps (cycle epochs, random cycles, final epochs) in this call
                   progress:bool=True, # show a progress bar over the steps
                   **kw, # further SpiderConfig fields (window, per_cell, n_good, weight_decay, ...)

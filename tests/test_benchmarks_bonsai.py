@@ -22,7 +22,8 @@ def test_bench_pruners_runs(tmp_path):
     assert '| saw on a scalar weight | **raw / optimized** |' in text and '13.3, 129.1, 1200 Kb' in text
     assert '| pruners → identity |' in text and '| with pruners |' in text
     assert '| 1 | 1.000 |' in text and '| 0 (all deadheaded) | 0.000 | 0 (0) |' in text
-    assert '| full supernet | ' in text and '| random 1 |' in text and 'Median relative error' in text
+    assert '| full supernet | ' in text and '| random 1 |' in text and '| 0 mutations |' in text
+    assert '| Algorithm 1 as stated (all live ops) | median' in text and '| **in context (corrected)** | **median' in text
     assert '![step time against hard compression](deadhead_step_time.png)' in text
     assert '![predicted against measured memory](memory_prediction.png)' in text
     for f in ('deadhead_step_time.png', 'memory_prediction.png'): assert (tmp_path / f).stat().st_size > 10_000

@@ -1,13 +1,16 @@
-"""nasbook.sizing: compression metrics (Table 4.4), Algorithm 1 measurements, Algorithm 2 allocation
-invariants, Algorithm 3 binary search, and sandbox failure handling."""
+"""nasbook.compression: compression metrics (Table 4.4), Algorithm 2 allocation invariants, Algorithm 3 binary search;
+nasbook.memory: Algorithm 1 measurements, sizes in context and the memory model's predictions; nasbook.execute's
+sandbox failure handling."""
 import math, operator, os, time
 import numpy as np
 import pytest, torch
 
 from nasbook.core import ConfigError
-from nasbook.sizing import (soft_compression, hard_compression, compression_loss, mean_compression_loss, aim,
-                            total_loss, MemoryTrace, op_size, SizeCache, model_memory, OpBag, allocate,
-                            compression_target, compression_targets, search_depth, sandboxed, fits_budget)
+from nasbook.compression import (soft_compression, hard_compression, compression_loss, mean_compression_loss, aim,
+                                 total_loss, allocate, compression_target, compression_targets, search_depth, fits_budget)
+from nasbook.memory import (MemoryTrace, op_size, SizeCache, model_memory, OpBag, MeasuredMemory, EstimatedMemory,
+                            context_op_size, running_ops)
+from nasbook.execute import sandboxed
 
 # -- compression ---------------------------------------------------------------------------------------
 def test_table_4_4():
@@ -130,6 +133,77 @@ def test_fits_budget():
 def _bag_at(c): return OpBag(['skip_connect'] * max(1, round(4 * c)), 4)
 
 def test_budget_probe():
-    from nasbook.sizing import BudgetProbe
+    from nasbook.compression import BudgetProbe
     probe = BudgetProbe(_bag_at, 1e9, input_shape=(4, 8, 8), batch_size=4, n_classes=None)
     assert probe(1.0) is True and len(probe.log) == 1 and probe.log[0][1].bytes > 0
+
+
+# -- memory predictions ------------------------------------------------------------------------------
+def _measured(m, B):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(B, *m.config['in_shape'], generator=g); y = torch.randint(0, 10, (B,), generator=g)
+    return model_memory(m, x, y, steps=2)
+
+def _small_models():
+    from nasbook.core import set_seed
+    from nasbook.cells import CellSupernet
+    from nasbook.bonsai import compress_randomly
+    from nasbook.spider import spider_model, random_mutations
+    def full(seed):
+        set_seed(seed); m = CellSupernet((1, 8, 8), 10, scale=4, sections=['N', 'R'], nodes=3, depth=2)
+        while not m.complete: m.grow()
+        return m
+    sizes = MeasuredMemory(16, 'algorithm1', device='cpu').pruner_sizes(full(0))
+    ms = [full(0), compress_randomly(full(1), {0: 0.3, 1: 0.9}, sizes, 'random', 1), compress_randomly(full(2), {0: 0.7, 1: 0.2}, sizes, 'random', 2)]
+    set_seed(3); sp = spider_model(scale=4, sections=['N', 'R']); random_mutations(sp, 5, seed=3); ms.append(sp)
+    return ms
+
+def test_corrected_prediction_within_15_percent_and_algorithm1_over():
+    B, ctx, a1 = 16, MeasuredMemory(16), MeasuredMemory(16, 'algorithm1', device='cpu')
+    for m in _small_models():
+        meas = _measured(m, B)
+        assert abs(ctx.model_bytes(m) - meas) / meas < 0.15, (ctx.model_bytes(m), meas)
+        assert a1.model_bytes(m) > 1.15 * meas                       # Algorithm 1 as stated over-predicts
+        live = a1.pruner_sizes(m)
+        assert a1.model_bytes(m) == a1.fixed_bytes(m) + sum(live.values())   # the thesis' additive reading, all live ops
+
+def test_algorithm1_as_stated_is_kept():
+    c = SizeCache(device='cpu', reps=1)
+    mm = MeasuredMemory(8, 'algorithm1', cache=c)
+    assert mm.op_bytes('sep_conv_3x3', 4, 1, (8, 8)) == c[('sep_conv_3x3', 4, 4, 1, 8, 8, 8)]
+    assert abs(mm.op_bytes('max_pool_3x3', 4, 1, (8, 8)) - op_size('max_pool_3x3', 4, 4, 1, (8, 8), 8, reps=1)) < 1
+    assert mm.node_bytes(4, (8, 8)) == 0.                           # Algorithm 1 prices operations only
+    assert context_op_size('skip_connect', 4, 4, 1, (8, 8), 8) < op_size('skip_connect', 4, 4, 1, (8, 8), 8, reps=1)
+    with pytest.raises(ConfigError, match="sizing='guess' is not allowed"): MeasuredMemory(8, 'guess')
+
+def test_running_ops_skips_idle_edges():
+    from nasbook.cells import CellSupernet
+    m = CellSupernet((1, 8, 8), 10, scale=4, sections=['N'], nodes=3, depth=2)
+    assert len(running_ops(m)) == m.n_live_ops()
+    m.deadhead([f"c0/{k}/{o}" for k in ('in0->0', 'in1->0') for o in m.cells[0].edges[k].live_ops()], cascade=False)
+    assert not any(k.startswith('c0/0->') for k in running_ops(m)) and len(running_ops(m)) < m.n_live_ops()
+
+def test_bonsai_sizing_option():
+    from nasbook.cells import CellSupernet
+    from nasbook.bonsai import BonsaiConfig, assign_sizes, bonsai_search
+    m = CellSupernet((1, 8, 8), 10, scale=4, sections=['N'], nodes=2, depth=2)
+    a1, ctx = assign_sizes(m, 16, reps=1), assign_sizes(m, 16, sizing='context')
+    assert a1.keys() == ctx.keys() and {p.size for _, p in m.pruners()} == set(ctx.values())     # the last call set the pruners
+    assert all(ctx[k] < a1[k] for k in a1 if '/in/' not in k) and all(ctx[k] == a1[k] for k in a1 if '/in/' in k)
+    with pytest.raises(ConfigError, match="sizing='thesis' is not allowed"): BonsaiConfig(sizing='thesis')
+    r = bonsai_search(BonsaiConfig(sections=['N', 'R'], scale=4, nodes=2, depth=2, epochs=2, epochs_per_cycle=1, lam=1., lr=0.1,
+                                   fraction=0.1, memory_budget='70%', search_depth=2, max_search_epochs=1, sizing='context'), progress=False)
+    assert r['config']['sizing'] == 'context' and 0 < r['targets'][1] <= 1 and r['finished']
+
+def test_spider_gate_defaults_to_the_measured_memory_model():
+    from nasbook.data import get_dataset
+    from nasbook.spider import spider_model, spider_search
+    data = get_dataset('digits', fraction=0.1)
+    start = spider_model(scale=4, sections=['N', 'R'])
+    kw = dict(cycles=2, mutations_per_cycle=2, train_epochs=1, random_variant=3, batch_size=32, memory_budget='180%', progress=False)
+    r = spider_search(start, data, **kw)
+    assert r['config']['memory'] == 'measured'
+    assert r['initial_size'] == MeasuredMemory(32).model_bytes(start) and r['budget'] == pytest.approx(1.8 * r['initial_size'])
+    assert r['mutations'] > 0 and r['mutations_skipped'] > 0 and r['final_size'] < r['budget']     # the gate binds, and holds
+    e = spider_search(start, data, memory='estimated', **kw)
+    assert e['initial_size'] == EstimatedMemory(32).model_bytes(start)
