@@ -21,8 +21,8 @@ from .data import TensorLoader, MergeTailBatchSampler, batch_bounds
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'EVENTS', 'cosine_lr', 'poly_lr', 'CancelFit', 'Diverged', 'Callback', 'dist_env', 'in_distributed_job',
-           'is_main_process', 'dist_backend', 'init_distributed', 'ShardedLoader', 'Trainer', 'small_cnn', 'free_port',
-           'run_distributed']
+           'is_main_process', 'dist_backend', 'init_distributed', 'ShardedLoader', 'Trainer', 'small_cnn',
+           'SaveCheckpoint', 'free_port', 'run_distributed']
 
 # %% ../nbs/02_train.ipynb #c4de7449
 def cosine_lr(t:float, # current (fractional) epoch
@@ -438,6 +438,17 @@ def small_cnn(in_shape=(1, 8, 8), # (C, H, W) of the input
         c = int(w)
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
 
+# %% ../nbs/02_train.ipynb #c1f36f47
+class SaveCheckpoint(Callback):
+    "Write the trainer's checkpoint (`Trainer.save`: atomic, rank 0 only in a distributed job) after every epoch, so a killed run resumes with `load`."
+    order = 100   # after the callbacks that change the model at the end of an epoch
+    def __init__(self, path, # the checkpoint file, rewritten after each epoch
+                ): self.path = Path(path)
+    def after_epoch(self):
+        t = self.trainer; e = t.epoch; t.epoch = e + 1    # the checkpoint counts finished epochs, as `fit` does when it returns
+        try: t.save(self.path)
+        finally: t.epoch = e
+
 # %% ../nbs/02_train.ipynb #321c93bb
 def free_port() -> int:
     "A TCP port that is free on this machine now (for a process group's rendezvous)."
@@ -475,10 +486,11 @@ def run_distributed(fn, # a module-level (picklable) function; it runs on every 
     if dist.is_available() and dist.is_initialized():
         raise NasbookError("run_distributed was called inside a process group; call fn directly there (the Trainer is already data-parallel)")
     import torch.multiprocessing as tmp
+    from torch.multiprocessing.spawn import ProcessException
     with tempfile.TemporaryDirectory(prefix='nasbook-ddp-') as d:
         out = os.path.join(d, 'result.pt')
         try: tmp.spawn(_rank_main, args=(fn, args, nproc, free_port(), out, threads, backend, timeout_s), nprocs=nproc, join=True)
-        except tmp.ProcessException as e:
+        except ProcessException as e:
             for r in range(nproc):
                 if os.path.exists(f"{out}.rank{r}"): raise torch_load(f"{out}.rank{r}", 'error report')['error'] from None
             raise NasbookError(f"a rank of the {nproc}-process job ended abnormally: {e}") from None
