@@ -54,3 +54,12 @@ def test_a_rank_error_comes_back_as_itself():
     from nasbook.data import get_dataset
     from nasbook.train import run_distributed
     with pytest.raises(ConfigError, match='dataset'): run_distributed(get_dataset, 2, ('no-such-set',))
+
+def test_ray_cluster_example_passes_rays_schema():
+    "examples/ray-cluster.yaml is what `ray up` accepts: Ray's own config preparation and JSON-schema validation."
+    import yaml
+    from ray.autoscaler._private.util import validate_config, prepare_config
+    cfg = yaml.safe_load((HERE.parent/'examples'/'ray-cluster.yaml').read_text())
+    validate_config(prepare_config(cfg))
+    assert cfg['provider']['type'] == 'local' and len(cfg['provider']['worker_ips']) == 2
+    with pytest.raises(Exception, match='unknown_field'): validate_config(prepare_config({**cfg, 'unknown_field': 1}))
