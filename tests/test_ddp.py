@@ -63,3 +63,13 @@ def test_ray_cluster_example_passes_rays_schema():
     validate_config(prepare_config(cfg))
     assert cfg['provider']['type'] == 'local' and len(cfg['provider']['worker_ips']) == 2
     with pytest.raises(Exception, match='unknown_field'): validate_config(prepare_config({**cfg, 'unknown_field': 1}))
+
+def test_bench_scale_quick_runs(tmp_path):
+    "Smoke test of benchmarks/bench_scale.py --quick: both halves run and write their section."
+    out = tmp_path/'B.md'
+    r = subprocess.run([sys.executable, str(HERE.parent/'benchmarks'/'bench_scale.py'), '--quick', '--out', str(out)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    text = out.read_text()
+    assert '<!-- bench:scale -->' in text and 'Command: `python benchmarks/bench_scale.py --quick' in text
+    assert '| 2 |' in text and '| Ray, 2 CPUs |' in text and '| process pool, 2 workers |' in text and 'shared with other jobs' in text
