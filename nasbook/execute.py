@@ -187,7 +187,8 @@ def _lost(key, tries, why) -> Measurement:
                                                      "not retried again", 'lost_worker': True})
 
 def die_once(config:dict, # {'x': float, 'marks': a folder, 'die': bool}
-             seed:int) -> float:
+             seed:int, # part of the mark's name: each (x, seed) dies once
+            ) -> float:
     "A test evaluator that kills its own process (SIGKILL) the first time it sees a configuration with `die`, as a lost worker would; otherwise -(x-0.3)²."
     mark = os.path.join(config['marks'], f"{config['x']:.6f}-{seed}")
     if config.get('die') and not os.path.exists(mark):

@@ -28,14 +28,22 @@ __all__ = ['SCHEDULES', 'EVENTS', 'cosine_lr', 'poly_lr', 'CancelFit', 'Diverged
 def cosine_lr(t:float, # current (fractional) epoch
               total:float, # T_max: last epoch of the schedule
               start:float=0., # T_added: epoch at which this parameter group joined
-              eta_max:float=0.1, eta_min:float=0.):
-    "Cosine annealing from `start` to `total` (thesis Eq. A.1)."
+              eta_max:float=0.1, # peak learning rate, reached at `start`
+              eta_min:float=0., # floor, reached at `total`
+             ) -> float:
+    "The learning rate at epoch `t` of a cosine annealing from `start` to `total` (thesis Eq. A.1): `eta_max` up to `start`, `eta_min` from `total` on."
     if total <= start: return eta_min
     frac = min(max((t - start) / (total - start), 0.), 1.)
     return eta_min + 0.5 * (eta_max - eta_min) * (1 + math.cos(math.pi * frac))
 
-def poly_lr(t:float, total:float, start:float=0., eta_max:float=0.1, eta_min:float=0., power:float=2.):
-    "Polynomial decay (1 - progress)^power from `start` to `total`."
+def poly_lr(t:float, # current (fractional) epoch
+            total:float, # last epoch of the schedule
+            start:float=0., # epoch at which this parameter group joined
+            eta_max:float=0.1, # peak learning rate, at `start`
+            eta_min:float=0., # floor, at `total`
+            power:float=2., # exponent of the decay (1: linear)
+           ) -> float:
+    "The learning rate at epoch `t` of a polynomial decay eta_min + (eta_max - eta_min)(1 - progress)^power from `start` to `total`."
     if total <= start: return eta_min
     frac = min(max((t - start) / (total - start), 0.), 1.)
     return eta_min + (eta_max - eta_min) * (1 - frac) ** power
@@ -51,8 +59,8 @@ class Diverged(NasbookError):
 
 class Callback:
     "Base class of trainer callbacks: override the events you need; `self.trainer` is set by the trainer."
-    order:int = 0
-    trainer = None
+    order:int = 0 # callbacks run in increasing order at each event
+    trainer = None # set by `Trainer.add_callbacks`
     def __getattr__(self, k):
         # read-through to the trainer's state, e.g. `self.model`, `self.epoch`
         if k != 'trainer' and self.__dict__.get('trainer') is not None: return getattr(self.trainer, k)
@@ -424,10 +432,11 @@ class Trainer:
 
 # %% ../nbs/02_train.ipynb #91a0b9ed
 def small_cnn(in_shape=(1, 8, 8), # (C, H, W) of the input
-              num_classes:int=10,
+              num_classes:int=10, # outputs (logits)
               widths=(16, 32), # output channels of each conv stage (each stage: conv-BN-ReLU, then 2x2 max-pool after the first)
-              kernel:int=3):
-    "A small conv net: the default model of examples and tests."
+              kernel:int=3, # square kernel size of every conv (padding keeps the size)
+             ) -> nn.Module:
+    "A small conv net: the default model of examples and tests. Maps (B, C, H, W) to logits (B, num_classes); `ConfigError` for empty or non-positive widths or kernel."
     if not widths: raise ConfigError("widths must name at least one stage")
     for i, w in enumerate(widths): check_range(f"widths[{i}]", w, 1, kind=(int, np.integer))
     check_range('kernel', kernel, 1, kind=int)
