@@ -55,7 +55,9 @@ class Measurement:
 class Evaluator(Protocol):
     "What an evaluator is: called with a configuration and a seed, it returns a `Measurement`; `describe()` says what it measures (for the journal)."
     def __call__(self, config:dict, seed:int) -> Measurement: ...
-    def describe(self) -> dict: ...
+    def describe(self) -> dict:
+        "A JSON-able description of what is measured (a search resumes only against the same)."
+        ...
 
 def evaluate_safely(evaluator, # an `Evaluator` (or any fn(config, seed) -> Measurement | float)
                     config:dict, # the configuration to evaluate
@@ -79,7 +81,9 @@ class FunctionEvaluator:
                  name:str|None=None, # how the journal names it (default: the function's name)
                 ): self.fn, self.name = fn, name or getattr(fn, '__name__', 'function')
     def __call__(self, config, seed): return self.fn(config, seed)
-    def describe(self) -> dict: return {'evaluator': 'function', 'name': self.name}
+    def describe(self) -> dict:
+        "What the journal records about this evaluator: its kind and name."
+        return {'evaluator': 'function', 'name': self.name}
 
 # %% ../nbs/04_execute.ipynb #32c466c5
 _DATA_CACHE = {}
@@ -98,7 +102,8 @@ def build_small_cnn(config:dict, # {'w1', 'w2'[, 'w3'...]: channels per stage (i
     ws = [config[k] for k in sorted((k for k in config if k.startswith('w') and k[1:].isdigit()), key=lambda k: int(k[1:]))]
     return small_cnn(bundle.input_shape, bundle.num_classes, ws, config.get('kernel', 3))
 
-def count_params(model:torch.nn.Module) -> int:
+def count_params(model:torch.nn.Module, # any module
+                ) -> int:
     "Number of parameters (trainable or not) of `model`."
     return sum(p.numel() for p in model.parameters())
 

@@ -454,6 +454,7 @@ class SaveCheckpoint(Callback):
     def __init__(self, path, # the checkpoint file, rewritten after each epoch
                 ): self.path = Path(path)
     def after_epoch(self):
+        "Save, counting the epoch that just ended as finished."
         t = self.trainer; e = t.epoch; t.epoch = e + 1    # the checkpoint counts finished epochs, as `fit` does when it returns
         try: t.save(self.path)
         finally: t.epoch = e
