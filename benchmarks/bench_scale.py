@@ -83,8 +83,9 @@ def main(argv=None):
                      f"{statistics.median(trains[key]) / pool_t:.2f} |")
     ray_over = 1000 * (statistics.median(over['Ray, 2 CPUs']) - statistics.median(over['process pool, 2 workers']))
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    body = (f"**The machine**: {os.cpu_count()} cores, shared with other jobs while this ran (load average {load:.1f} at the end), "
-            f"so these numbers are lower bounds on what the engines do and mostly show their costs.\n\n"
+    nice = os.nice(0) if hasattr(os, 'nice') else 0
+    body = (f"**The machine**: {os.cpu_count()} cores, shared with other jobs while this ran (load average {load:.1f} at the end; "
+            f"this run at niceness {nice}), so these numbers are lower bounds on what the engines do and mostly show their costs.\n\n"
             f"**DDP, one training on 1 and 2 processes.** small_cnn(16, 32) on {name} ({n_train} training images), global batch "
             f"{a.batch_size} (each of 2 ranks trains on {a.batch_size // 2}), gloo on CPU, 1 torch thread per process; seconds "
             f"of the second training epoch on rank 0's clock, median of {a.repeats} interleaved repeats "
