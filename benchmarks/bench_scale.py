@@ -37,7 +37,8 @@ def main(argv=None):
     ap.add_argument('--batch-size', type=int, default=64); ap.add_argument('--quick', action='store_true')
     ap.add_argument('--out', default=None)
     a = ap.parse_args(argv)
-    if a.quick: a.repeats, a.fraction, a.jobs, a.trainings = 1, 0.01, 8, 2
+    if a.quick: a.repeats, a.fraction, a.jobs, a.trainings = 1, 0.01, 8, 1   # a smoke test: one of everything, small
+    epochs = 1 if a.quick else 2
     torch.set_num_threads(1)
     name = 'fashion-mnist' if find_fashion_source(data_root()) else 'digits'
     kw = {'fraction': a.fraction} if name == 'fashion-mnist' else {}
@@ -45,7 +46,7 @@ def main(argv=None):
     n_train = len(cached_dataset(name, **kw).train)
 
     # (1) DDP: one training on 1 and 2 processes, same global batch
-    evs = {k: TrainEvaluator(dataset=name, data_kw=kw, epochs=2, batch_size=a.batch_size, nproc=k) for k in (1, 2)}
+    evs = {k: TrainEvaluator(dataset=name, data_kw=kw, epochs=epochs, batch_size=a.batch_size, nproc=k) for k in (1, 2)}
     ddp = {1: [], 2: []}; cost = {1: [], 2: []}
     for _ in range(a.repeats):          # interleaved, so drifts in machine load hit both alike
         for k in (1, 2):
@@ -66,7 +67,8 @@ def main(argv=None):
     local = LocalExecutor()
     t0 = time.perf_counter(); pool = ProcessExecutor(2); wall(pool, empty, quick_jobs[:2]); pool_start = time.perf_counter() - t0
     t0 = time.perf_counter(); ray = RayExecutor(num_cpus=2); wall(ray, empty, quick_jobs[:2]); ray_start = time.perf_counter() - t0
-    for ex in (local, pool, ray): wall(ex, short, train_jobs[:2])          # warm: every worker (and this process) has loaded digits
+    if not a.quick:
+        for ex in (local, pool, ray): wall(ex, short, train_jobs[:2])      # warm: every worker (and this process) has loaded digits
     over = {'in process (local)': [], 'process pool, 2 workers': [], 'Ray, 2 CPUs': []}
     trains = {'in process (local)': [], 'process pool, 2 workers': [], 'Ray, 2 CPUs': []}
     try:
@@ -88,7 +90,7 @@ def main(argv=None):
             f"this run at niceness {nice}), so these numbers are lower bounds on what the engines do and mostly show their costs.\n\n"
             f"**DDP, one training on 1 and 2 processes.** small_cnn(16, 32) on {name} ({n_train} training images), global batch "
             f"{a.batch_size} (each of 2 ranks trains on {a.batch_size // 2}), gloo on CPU, 1 torch thread per process; seconds "
-            f"of the second training epoch on rank 0's clock, median of {a.repeats} interleaved repeats "
+            f"of the last training epoch on rank 0's clock, median of {a.repeats} interleaved repeats "
             f"(`TrainEvaluator(nproc=k)`; the last column adds spawning the processes, loading the data and validating).\n\n"
             + '\n'.join(rows) +
             f"\n\nWith 2 processes on 2 shared cores the speed-up is {speed:.2f}× (efficiency {speed / 2:.2f}): a step's gradient "
