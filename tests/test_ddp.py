@@ -13,9 +13,8 @@ from nasbook.train import small_cnn
 # small CNN, whose BatchNorm normalises over 32 samples per rank instead of 64, 3.4e-2
 TOL_EXACT, TOL_PAD, TOL_BN = 1e-5, 0.01, 0.08
 
-@pytest.fixture(scope='module')
-def two_ranks(tmp_path_factory):
-    out = tmp_path_factory.mktemp('ddp')
+def torchrun_two_ranks(out):
+    "Run tests/_ddp_job.py on 2 ranks under torchrun; (out, rank 0's history.json)."
     torchrun = shutil.which('torchrun', path=str(Path(sys.executable).parent)) or shutil.which('torchrun')
     assert torchrun, 'torchrun (part of torch) is not on PATH'
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent) + os.pathsep + os.environ.get('PYTHONPATH', '')}
@@ -24,8 +23,10 @@ def two_ranks(tmp_path_factory):
     assert p.returncode == 0, p.stderr[-3000:]
     return out, json.loads((out/'history.json').read_text())
 
-def test_two_ranks_follow_one_process(two_ranks):
-    out, h = two_ranks
+def test_two_ranks_under_torchrun(tmp_path):
+    "One torchrun job (xdist may run tests on several workers: one test, one job) checked three ways."
+    out, h = torchrun_two_ranks(tmp_path)
+    # 1. the loss curve of one process, at the same global batch
     assert (h['world_size'], h['ddp'], h['loader']) == (2, 'DistributedDataParallel', 'ShardedLoader')
     one_mlp, one_cnn, one_full = run(mlp, n=N_EXACT).history, run(small_cnn).history, run(mlp).history
     dmax = lambda p, q: max(abs(a['train_loss'] - b['train_loss']) for a, b in zip(p, q))
@@ -37,13 +38,9 @@ def test_two_ranks_follow_one_process(two_ranks):
     assert h['mlp'][-1]['train_loss'] < h['mlp'][0]['train_loss']           # and it learns
     # validation metrics are all-reduced over disjoint shards: they count every validation image once
     assert abs(one_mlp[-1]['valid_top1'] - h['mlp'][-1]['valid_top1']) <= 2 / 144
-
-def test_only_rank0_writes(two_ranks):
-    out, _ = two_ranks
+    # 2. only rank 0 writes (every rank called save)
     assert (out/'saved-by-rank0.pt').exists() and not (out/'saved-by-rank1.pt').exists()
-
-def test_two_rank_checkpoint_resumes_in_one(two_ranks):
-    out, h = two_ranks
+    # 3. the checkpoint of 2 ranks resumes in one process
     resumed = run(mlp, resume=out/'mlp-epoch2.pt', n=N_EXACT, distributed=False).history
     assert [r['epoch'] for r in resumed] == [1, 2, 3]
     assert resumed[:2] == h['mlp'][:2]                                       # the saved history, as saved
