@@ -1,5 +1,5 @@
 """One data-parallel training, unchanged but for being launched by torchrun, for tests/test_ddp.py.
-usage: torchrun --standalone --nproc_per_node=N tests/_ddp_job.py OUT
+usage: torchrun --standalone --nproc_per_node=N tests/_ddp_job.py OUT (or one torchrun per node: --nnodes, --rdzv_endpoint)
 Trains a BatchNorm-free MLP on 1280 digits images (nothing to pad), nasbook's small CNN (BatchNorm) and the MLP on
 all 1293, for 3 epochs each at global batch 64; the first trainer saves a checkpoint after epoch 2. Rank 0 writes OUT/history.json."""
 import json, sys

@@ -1,5 +1,5 @@
-"""Data-parallel training (issue 14): 2 ranks under torchrun (gloo, CPU) follow the one-process loss curve at the
-same global batch, and their checkpoint resumes in one process."""
+"""Data-parallel training (issue 14): 2 ranks under torchrun (gloo, CPU; two agents meeting by rendezvous, as two
+machines would) follow the one-process loss curve at the same global batch, and their checkpoint resumes in one process."""
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
@@ -14,13 +14,18 @@ from nasbook.train import small_cnn
 TOL_EXACT, TOL_PAD, TOL_BN = 1e-5, 0.01, 0.08
 
 def torchrun_two_ranks(out):
-    "Run tests/_ddp_job.py on 2 ranks under torchrun; (out, rank 0's history.json)."
+    """Run tests/_ddp_job.py on 2 ranks as 2 *nodes*: two torchrun agents of one process each that meet through
+    torchrun's c10d rendezvous, as on two machines (`--nnodes=2 --rdzv_endpoint=HOST:PORT`); (out, rank 0's history.json)."""
+    from nasbook.train import free_port
     torchrun = shutil.which('torchrun', path=str(Path(sys.executable).parent)) or shutil.which('torchrun')
     assert torchrun, 'torchrun (part of torch) is not on PATH'
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(HERE.parent) + os.pathsep + os.environ.get('PYTHONPATH', '')}
-    p = subprocess.run([torchrun, '--standalone', '--nproc_per_node=2', str(HERE/'_ddp_job.py'), str(out)],
-                       capture_output=True, text=True, timeout=300, env=env)
-    assert p.returncode == 0, p.stderr[-3000:]
+    cmd = [torchrun, '--nnodes=2', '--nproc_per_node=1', '--rdzv_backend=c10d', f'--rdzv_endpoint=127.0.0.1:{free_port()}',
+           '--rdzv_id=test-ddp', str(HERE/'_ddp_job.py'), str(out)]
+    nodes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    for p in nodes:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
     return out, json.loads((out/'history.json').read_text())
 
 def test_two_ranks_under_torchrun(tmp_path):
