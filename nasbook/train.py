@@ -140,7 +140,12 @@ class ShardedLoader:
             self.x = self.y = None; self.dataset, self.n, self.num_workers = dl.dataset, len(dl.dataset), dl.num_workers
             self.shuffle = not isinstance(smp, torch.utils.data.SequentialSampler)
             self.generator = getattr(dl, 'generator', None)
-            self._order = lambda: torch.as_tensor(list(smp), dtype=torch.long)
+            def order():
+                # iterating a DataLoader first draws its base seed from `dl.generator` (the global RNG when None), then
+                # the sampler's permutation: drawing the same keeps every generator where one process would leave it
+                self._base = int(torch.empty((), dtype=torch.int64).random_(generator=self.generator).item())
+                return torch.as_tensor(list(smp), dtype=torch.long)
+            self._order = order
         else: raise ConfigError(f"cannot shard a {type(dl).__name__} across ranks; give the trainer a nasbook TensorLoader "
                                 "or a torch DataLoader (DataBundle.loaders makes either)")
         if train and bs % world_size:
@@ -161,8 +166,9 @@ class ShardedLoader:
         if self.x is not None:
             for a, b in batch_bounds(len(idx), self.local_bs): j = idx[a:b]; yield self.x[j], self.y[j]
         else:
-            bsm = MergeTailBatchSampler(idx.tolist(), self.local_bs)
-            yield from torch.utils.data.DataLoader(self.dataset, batch_sampler=bsm, num_workers=self.num_workers)
+            bsm = MergeTailBatchSampler(idx.tolist(), self.local_bs)   # workers seeded from the base seed, the global RNG untouched
+            yield from torch.utils.data.DataLoader(self.dataset, batch_sampler=bsm, num_workers=self.num_workers,
+                                                   generator=torch.Generator().manual_seed(self._base))
 
 # %% ../nbs/02_train.ipynb #824964bc
 class Trainer:
