@@ -15,10 +15,10 @@ from .resnets import build_resnet_widths, build_bl_resnext, resnet_width_space, 
 from .spline_search import SplineSearch
 
 # %% auto #0
-__all__ = ['SPACES', 'COMMANDS', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets', 'search_with_args',
-           'run_named_search', 'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider', 'load_checkpoint',
-           'cmd_shap_edges', 'add_data_args', 'add_search_args', 'parser', 'main', 'run_decision_search', 'cmd_nasrl',
-           'cmd_nasnet', 'cmd_nasib']
+__all__ = ['SPACES', 'COMMANDS', 'ONE_SHOT_NO_DDP', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets',
+           'search_with_args', 'run_named_search', 'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider',
+           'load_checkpoint', 'cmd_shap_edges', 'add_data_args', 'add_search_args', 'parser', 'main',
+           'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib', 'train_model', 'build_from_spec', 'cmd_train']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
 def cnn_width_space() -> SearchSpace:
@@ -485,3 +485,139 @@ def _add_nasib(sub):
     p.set_defaults(func=cmd_nasib)
 
 COMMANDS['nasib'] = _add_nasib
+
+# %% ../nbs/80_cli.ipynb #2577184b
+ONE_SHOT_NO_DDP = {
+    'bonsai': "BonsaiNet grows sections and deadheads operations while it trains: every rank would have to take the same "
+              "decision at the same step (the memory simulation runs in a sandbox process per rank) and rebuild DDP after each",
+    'spider': "SpiderNet mutates and prunes the network while it trains: every rank would have to take the same decision "
+              "at the same step and rebuild DDP after each",
+    'nasib': "NASIB samples one path of the supernet per batch (the ranks would have to share the sampler's random stream) "
+             "and trains alpha with its own optimiser on validation batches outside the Trainer, which would need its own all-reduce",
+}
+_NO_DDP_TAIL = ("; and the one-shot loop (nasbook.oneshot) writes its checkpoint and result from every process. The Trainer "
+                "under it is data-parallel, so a supernet can be trained with DDP from Python; the one-shot searches run in one "
+                "process. Use --nproc with `nasbook train` (the final network) or with TrainEvaluator searches.")
+
+def _refuse_nproc(name):
+    def f(s):
+        if s.strip() == '1': return 1
+        raise argparse.ArgumentTypeError(f"{s!r}: nasbook {name} runs in one process, not data-parallel: "
+                                         f"{ONE_SHOT_NO_DDP[name]}{_NO_DDP_TAIL}")
+    return f
+
+def _with_nproc_refused(name, add):
+    "Wrap a one-shot command's parser builder so that `--nproc` other than 1 is an error that says why."
+    def add_refusing(sub):
+        add(sub)
+        sub.choices[name].add_argument('--nproc', type=_refuse_nproc(name), default=1,
+                                       help='only 1: one-shot searches are not data-parallel (see `nasbook train`)')
+    return add_refusing
+
+for _n in ONE_SHOT_NO_DDP:
+    if _n in COMMANDS: COMMANDS[_n] = _with_nproc_refused(_n, COMMANDS[_n])
+
+def train_model(spec:dict, # the model ('space' + 'config', or 'genotype'), data, schedule and --out; see `cmd_train`
+               ) -> dict:
+    """One training of `nasbook train`, the same code on every rank of a data-parallel job: build the model, train
+    with the shared `Trainer` (checkpoint after every epoch; an existing one is resumed, whatever number of processes
+    wrote it), test, and (rank 0) write result.json. Returns the result dict."""
+    import time, torch
+    from nasbook.train import Trainer, SaveCheckpoint
+    t0 = time.perf_counter(); out = Path(spec['out'])
+    data = get_dataset(spec['dataset'], **spec.get('data_kw', {}))
+    set_seed(spec['seed']); model = build_from_spec(spec, data)
+    trl, val, tel = data.loaders(spec['batch_size'], seed=spec['seed'])
+    ck = out/'checkpoint.pt'
+    tr = Trainer(model, trl, val, epochs=spec['epochs'], lr=spec['lr'], progress=spec.get('progress', True),
+                 callbacks=[SaveCheckpoint(ck)])
+    resumed = ck.exists()
+    if resumed: tr.load(ck)
+    tr.fit()
+    test = tr.evaluate(tel)
+    res = {'model': {k: spec.get(k) for k in ('space', 'config', 'genotype') if spec.get(k) is not None},
+           'dataset': spec['dataset'], 'epochs': spec['epochs'], 'batch_size': spec['batch_size'], 'lr': spec['lr'],
+           'seed': spec['seed'], 'nproc': tr.world_size, 'params': sum(p.numel() for p in model.parameters()),
+           'valid_top1': tr.history[-1].get('valid_top1'), 'test_top1': test['top1'], 'test_top5': test['top5'],
+           'history': tr.history, 'resumed': resumed, 'seconds': time.perf_counter() - t0}
+    if tr.is_main: atomic_write(out/'result.json', json.dumps(res, indent=1))
+    return res
+
+def build_from_spec(spec:dict, # 'genotype' (a NASIB genotype or a Bonsai/SpiderNet supernet dict) or 'space' + 'config'
+                    data, # the DataBundle the model must fit
+                   ):
+    "The untrained network `nasbook train` trains. Raises `ConfigError` when the model does not fit the data."
+    if spec.get('genotype') is not None:
+        g = spec['genotype']
+        if 'supernet' in g or 'cells' in g:
+            from nasbook.cells import CellSupernet
+            model = CellSupernet.from_dict(g.get('supernet', g)); shape = model.config.get('in_shape')
+        elif 'ops' in g and 'config' in g:
+            from nasbook.nasib import NasibNet
+            model = NasibNet.from_genotype(g); shape = g['config'].get('in_shape')
+        else: raise ConfigError("--genotype: expected a NASIB genotype ({'ops', 'config'}) or a Bonsai/SpiderNet 'supernet', "
+                                f"got keys {sorted(g)[:6]}")
+        if shape is not None and list(shape) != list(data.input_shape):
+            raise ConfigError(f"--genotype was searched for inputs {tuple(shape)}; --dataset {data.name!r} has {tuple(data.input_shape)}")
+        return model
+    return SPACES[spec['space']][1](spec['config'], data)
+
+def _read_json(text:str, what:str):
+    "JSON given inline or as a file name."
+    try: return json.loads(Path(text).read_text()) if Path(text).is_file() else json.loads(text)
+    except (OSError, ValueError) as e: raise ConfigError(f"{what} {text!r} is neither a JSON file nor JSON ({e})") from None
+
+def cmd_train(args):
+    "`nasbook train`: train one architecture (a named space's configuration, or a searched genotype), in --nproc processes."
+    from nasbook.train import run_distributed, in_distributed_job, is_main_process
+    if (args.config is None) == (args.genotype is None): raise ConfigError("give exactly one of --config (with --space) or --genotype")
+    spec = {'dataset': args.dataset, 'epochs': args.epochs, 'batch_size': args.batch_size, 'lr': args.lr, 'seed': args.seed,
+            'out': args.out, 'progress': not args.quiet, 'data_kw': {}}
+    if args.root: spec['data_kw']['root'] = args.root
+    if args.fraction: spec['data_kw']['fraction'] = args.fraction
+    if args.genotype is not None:
+        g = _read_json(args.genotype, '--genotype')
+        if not isinstance(g, dict): raise ConfigError(f"--genotype {args.genotype!r} must hold a JSON object")
+        spec['genotype'] = ({'supernet': g['supernet']} if isinstance(g.get('supernet'), dict) else
+                            g['genotype'] if isinstance(g.get('genotype'), dict) else g)
+    else:
+        if args.space not in SPACES: raise ConfigError(f"--space {args.space!r} is unknown; choose one of {', '.join(SPACES)}")
+        c = _read_json(args.config, '--config'); c = c.get('best_config', c)
+        if not isinstance(c, dict) or not c: raise ConfigError(f"--config must be a JSON object (or a summary.json with best_config), got {c!r}")
+        spec.update(space=args.space, config=c)
+    if args.batch_size % args.nproc:
+        raise ConfigError(f"--batch-size {args.batch_size} is the global batch and must be divisible by --nproc {args.nproc}")
+    out = Path(args.out)
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror})") from None
+    build_from_spec(spec, get_dataset(args.dataset, **spec['data_kw']))   # fail here, in one process, on a model that does not fit
+    if in_distributed_job():   # launched by torchrun: this process is one rank already
+        if args.nproc != 1: raise ConfigError("--nproc: under torchrun the processes come from torchrun (--nproc_per_node); leave --nproc out")
+        res = train_model(spec)
+    elif args.nproc > 1:
+        from nasbook import cli  # by module reference, so the spawned ranks can import it
+        res = run_distributed(cli.train_model, args.nproc, (spec,), threads=args.threads)
+    else: res = train_model(spec)
+    if is_main_process():
+        print(f"trained {res['params']:,} parameters on {res['dataset']} for {res['epochs']} epochs in {res['nproc']} process(es): "
+              f"validation top-1 {res['valid_top1']:.4f}, test top-1 {res['test_top1']:.4f} -> {out}/result.json")
+    return res
+
+def _add_train(sub):
+    p = sub.add_parser('train', help='train one architecture (a configuration of a named space, or a searched genotype), optionally data-parallel')
+    p.add_argument('--config', default=None, help="a configuration of --space: JSON ('{\"w1\": 16, \"w2\": 32}') or a file (a search's summary.json: its best_config)")
+    p.add_argument('--space', default='cnn-widths', help=f"the named space of --config (known: {', '.join(SPACES)})")
+    p.add_argument('--genotype', default=None, help="a file: a NASIB result.json (its genotype) or a Bonsai/SpiderNet result.json (its supernet, retrained from scratch)")
+    add_data_args(p)
+    p.add_argument('--epochs', type=_positive(int), default=10, help='training epochs')
+    p.add_argument('--batch-size', type=_positive(int), default=64, help='global batch (split over --nproc processes)')
+    p.add_argument('--lr', type=_positive(float), default=0.05, help='peak learning rate (cosine schedule)')
+    p.add_argument('--seed', type=_nonneg_int, default=0)
+    p.add_argument('--nproc', type=_positive(int), default=1, help='data-parallel processes on this machine (DDP; gloo on CPU, NCCL on GPU). '
+                   'Across machines: torchrun --nnodes ... $(which nasbook) train ...')
+    p.add_argument('--threads', type=_positive(int), default=1, help='torch threads per process (with --nproc > 1)')
+    p.add_argument('--out', required=True, help='output folder: checkpoint.pt (after every epoch; rerun to resume, with any --nproc), result.json')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=cmd_train)
+
+COMMANDS['train'] = _add_train

@@ -15,7 +15,7 @@ import torch
 
 from .core import ConfigError, NasbookError, STATUSES, check_in, check_range, set_seed
 from .data import get_dataset
-from .train import Trainer, Diverged, small_cnn
+from .train import Trainer, Diverged, small_cnn, run_distributed, in_distributed_job
 
 # %% auto #0
 __all__ = ['EXECUTORS', 'Measurement', 'Evaluator', 'evaluate_safely', 'FunctionEvaluator', 'cached_dataset', 'build_small_cnn',
@@ -25,11 +25,12 @@ __all__ = ['EXECUTORS', 'Measurement', 'Evaluator', 'evaluate_safely', 'Function
 # %% ../nbs/04_execute.ipynb #8ff093f8
 @dataclasses.dataclass
 class Measurement:
-    "The outcome of evaluating one configuration."
-    value:float|None # the objective (higher is better), None unless status is 'ok'
-    cost:float=0. # seconds spent
+    """The outcome of evaluating one configuration. Raises `ConfigError` for a status outside STATUSES, an 'ok'
+    measurement without a finite number, or a failed/diverged one that carries a value."""
+    value:float|None # the objective (higher is better; for `TrainEvaluator` validation top-1, a fraction in [0, 1]); None unless status is 'ok'
+    cost:float=0. # seconds spent (wall clock)
     status:str='ok' # 'ok', 'failed' or 'diverged'
-    meta:dict=dataclasses.field(default_factory=dict)
+    meta:dict=dataclasses.field(default_factory=dict) # anything else worth journalling (params, history, error text)
     def __post_init__(self):
         check_in('status', self.status, STATUSES)
         if self.status == 'ok':
@@ -40,18 +41,29 @@ class Measurement:
         elif self.value is not None: raise ConfigError(f"a {self.status!r} measurement has value=None, got {self.value!r}")
         self.cost = float(self.cost)
     @property
-    def ok(self): return self.status == 'ok'
+    def ok(self) -> bool:
+        "True when the evaluation succeeded (status 'ok')."
+        return self.status == 'ok'
     @classmethod
-    def from_record(cls, r:dict): return cls(r.get('value'), r.get('cost', 0.), r['status'], r.get('meta', {}))
+    def from_record(cls, r:dict, # a journal record with 'status' (and 'value', 'cost', 'meta')
+                   ) -> 'Measurement':
+        "The measurement a journal record holds."
+        return cls(r.get('value'), r.get('cost', 0.), r['status'], r.get('meta', {}))
 
 # %% ../nbs/04_execute.ipynb #65a0bd9e
 @runtime_checkable
 class Evaluator(Protocol):
+    "What an evaluator is: called with a configuration and a seed, it returns a `Measurement`; `describe()` says what it measures (for the journal)."
     def __call__(self, config:dict, seed:int) -> Measurement: ...
-    def describe(self) -> dict: ...
+    def describe(self) -> dict:
+        "A JSON-able description of what is measured (a search resumes only against the same)."
+        ...
 
-def evaluate_safely(evaluator, config:dict, seed:int) -> Measurement:
-    "Run `evaluator(config, seed)`; turn exceptions and non-finite values into failed/diverged measurements."
+def evaluate_safely(evaluator, # an `Evaluator` (or any fn(config, seed) -> Measurement | float)
+                    config:dict, # the configuration to evaluate
+                    seed:int, # the evaluation's seed
+                   ) -> Measurement:
+    "Run `evaluator(config, seed)`; a plain number becomes a measurement, `Diverged` or a non-finite number a 'diverged' one, any other exception a 'failed' one (with its traceback in meta). Never raises."
     t0 = time.perf_counter()
     try:
         m = evaluator(config, seed)
@@ -64,45 +76,80 @@ def evaluate_safely(evaluator, config:dict, seed:int) -> Measurement:
         return Measurement(None, time.perf_counter() - t0, 'failed', {'error': f"{type(e).__name__}: {e}", 'traceback': traceback.format_exc(limit=8)})
 
 class FunctionEvaluator:
-    "Wrap a plain function `fn(config, seed) -> float | Measurement` (test functions, paper tables)."
-    def __init__(self, fn:Callable, name:str|None=None): self.fn, self.name = fn, name or getattr(fn, '__name__', 'function')
+    "Wrap a plain function `fn(config, seed) -> float | Measurement` (test functions, paper tables) as an `Evaluator`."
+    def __init__(self, fn:Callable, # module-level function (picklable, for process pools and Ray)
+                 name:str|None=None, # how the journal names it (default: the function's name)
+                ): self.fn, self.name = fn, name or getattr(fn, '__name__', 'function')
     def __call__(self, config, seed): return self.fn(config, seed)
-    def describe(self): return {'evaluator': 'function', 'name': self.name}
+    def describe(self) -> dict:
+        "What the journal records about this evaluator: its kind and name."
+        return {'evaluator': 'function', 'name': self.name}
 
 # %% ../nbs/04_execute.ipynb #32c466c5
 _DATA_CACHE = {}
-def cached_dataset(name, **kw):
+def cached_dataset(name:str, # a dataset name for `get_dataset`
+                   **kw, # more arguments for `get_dataset` (root, classes, fraction, ...)
+                  ):
     "`get_dataset` memoised per process (workers load their data once)."
     key = (name, tuple(sorted(kw.items())))
     if key not in _DATA_CACHE: _DATA_CACHE[key] = get_dataset(name, **kw)
     return _DATA_CACHE[key]
 
-def build_small_cnn(config:dict, bundle) -> torch.nn.Module:
-    "Builder for the small CNN width space: config {'w1', 'w2'[, 'w3'...][, 'kernel']}."
+def build_small_cnn(config:dict, # {'w1', 'w2'[, 'w3'...]: channels per stage (ints >= 1)[, 'kernel': odd int]}
+                    bundle, # the `DataBundle` (its input shape and number of classes)
+                   ) -> torch.nn.Module:
+    "Builder for the small CNN width space: `small_cnn` with the stage widths w1, w2, ... of `config`."
     ws = [config[k] for k in sorted((k for k in config if k.startswith('w') and k[1:].isdigit()), key=lambda k: int(k[1:]))]
     return small_cnn(bundle.input_shape, bundle.num_classes, ws, config.get('kernel', 3))
 
-def count_params(model): return sum(p.numel() for p in model.parameters())
+def count_params(model:torch.nn.Module, # any module
+                ) -> int:
+    "Number of parameters (trainable or not) of `model`."
+    return sum(p.numel() for p in model.parameters())
 
 class TrainEvaluator:
-    "Build, train and validate a model for each configuration."
+    """Build, train and validate a model for each configuration; the measurement is validation top-1 accuracy after
+    the last epoch. With `nproc=k` every evaluation is a k-process data-parallel job (`run_distributed`; the
+    batch size stays the global batch, so the result matches one process up to BatchNorm and rounding).
+    Raises `ConfigError` for arguments out of range."""
     def __init__(self, build:Callable=build_small_cnn, # module-level fn(config, bundle) -> nn.Module
                  dataset:str='digits', # a name for `get_dataset`
-                 epochs:int=5, batch_size:int=32, lr:float=0.1, momentum:float=0.9, weight_decay:float=3e-4,
-                 schedule:str='cosine', data_kw:dict|None=None, # more arguments for get_dataset (root, classes, fraction)
-                 threads:int|None=1, # torch threads per evaluation (1: identical results in every executor)
-                 device=None, test:bool=False, # also report test accuracy in meta (for final models, not during search)
+                 epochs:int=5, # training epochs per evaluation (>= 1)
+                 batch_size:int=32, # training batch (global: split over `nproc` processes, so a multiple of it)
+                 lr:float=0.1, # peak learning rate
+                 momentum:float=0.9, # SGD momentum
+                 weight_decay:float=3e-4, # SGD weight decay
+                 schedule:str='cosine', # 'cosine', 'poly' or 'constant'
+                 data_kw:dict|None=None, # more arguments for get_dataset (root, classes, fraction)
+                 threads:int|None=1, # torch threads per evaluation process (1: identical results in every executor)
+                 device=None, # None: CUDA when present, else CPU (with nproc > 1: one GPU per rank when there are enough)
+                 test:bool=False, # also report test accuracy in meta (for final models, not during search)
+                 nproc:int=1, # processes per evaluation: k > 1 trains each candidate data-parallel on k ranks (DDP)
                 ):
         check_range('epochs', epochs, 1, kind=int); check_range('batch_size', batch_size, 1, kind=int)
+        check_range('nproc', nproc, 1, kind=int)
         if threads is not None: check_range('threads', threads, 1, kind=int)
+        if batch_size % nproc:
+            raise ConfigError(f"batch_size={batch_size} is the global batch and must be divisible by nproc={nproc}; choose a multiple of {nproc}")
         self.build, self.dataset, self.epochs, self.batch_size, self.lr = build, dataset, epochs, batch_size, lr
         self.momentum, self.weight_decay, self.schedule, self.data_kw = momentum, weight_decay, schedule, dict(data_kw or {})
-        self.threads, self.device, self.test = threads, device, test
-    def describe(self):
-        return {'evaluator': 'train', 'build': f"{self.build.__module__}.{self.build.__qualname__}", 'dataset': self.dataset,
-                'epochs': self.epochs, 'batch_size': self.batch_size, 'lr': self.lr, 'schedule': self.schedule,
-                'data_kw': {k: str(v) for k, v in self.data_kw.items()}}
-    def __call__(self, config, seed):
+        self.threads, self.device, self.test, self.nproc = threads, device, test, nproc
+    def describe(self) -> dict:
+        "What this evaluator measures, for the journal (a search resumes only against the same description)."
+        d = {'evaluator': 'train', 'build': f"{self.build.__module__}.{self.build.__qualname__}", 'dataset': self.dataset,
+             'epochs': self.epochs, 'batch_size': self.batch_size, 'lr': self.lr, 'schedule': self.schedule,
+             'data_kw': {k: str(v) for k, v in self.data_kw.items()}}
+        if self.nproc > 1: d['nproc'] = self.nproc   # journals of one-process searches keep their old description
+        return d
+    def __call__(self, config:dict, # the configuration, handed to `build`
+                 seed:int, # seeds the model's initialisation and the data order
+                ) -> Measurement:
+        "Train and validate one configuration (in `nproc` processes when nproc > 1); errors propagate (executors call it through `evaluate_safely`)."
+        if self.nproc > 1 and not in_distributed_job():
+            t0 = time.perf_counter()
+            m = run_distributed(_evaluate_rank, self.nproc, (self, config, seed), threads=self.threads)
+            m.meta['train_seconds'] = m.cost; m.cost = time.perf_counter() - t0   # cost: start-up of the k processes included
+            return m
         old = torch.get_num_threads()
         if self.threads: torch.set_num_threads(self.threads)
         try:
@@ -115,26 +162,38 @@ class TrainEvaluator:
                          schedule=self.schedule, device=self.device, progress=False).fit()
             meta = {'params': count_params(model), 'history': [{k: round(v, 6) for k, v in h.items()} for h in tr.history],
                     'valid_top5': tr.history[-1]['valid_top5']}
+            if tr.distributed: meta['nproc'] = tr.world_size
             if self.test: meta['test_top1'] = tr.evaluate(tel)['top1']
             return Measurement(tr.history[-1]['valid_top1'], time.perf_counter() - t0, 'ok', meta)
         finally: torch.set_num_threads(old)
+
+def _evaluate_rank(evaluator, config, seed):
+    "What each rank of a k-process evaluation runs: the evaluator's one-process body, data-parallel inside the job."
+    return evaluator(config, seed)
 
 # %% ../nbs/04_execute.ipynb #aab9c329
 class LocalExecutor:
     "Evaluate jobs one after another in this process."
     name = 'local'
-    def run(self, evaluator, jobs) -> Iterator:
+    def run(self, evaluator, # an `Evaluator` (picklable for the process and Ray executors)
+            jobs, # iterable of (key, config, seed) triples
+           ) -> Iterator:
+        "Yield `(key, Measurement)` for every job, as each finishes (here: in order)."
         for key, config, seed in jobs: yield key, evaluate_safely(evaluator, config, seed)
-    def close(self): pass
+    def close(self):
+        "Release workers (nothing to release here); `with` calls it."
+        pass
     def __enter__(self): return self
     def __exit__(self, *a): self.close()
 
 def _lost(key, tries, why) -> Measurement:
+    "The failed measurement of a job whose worker died more often than the executor retries."
     return Measurement(None, 0., 'failed', {'error': f"the worker evaluating job {key!r} died {tries} time(s) ({why}); "
                                                      "not retried again", 'lost_worker': True})
 
 def die_once(config:dict, # {'x': float, 'marks': a folder, 'die': bool}
-             seed:int) -> float:
+             seed:int, # part of the mark's name: each (x, seed) dies once
+            ) -> float:
     "A test evaluator that kills its own process (SIGKILL) the first time it sees a configuration with `die`, as a lost worker would; otherwise -(x-0.3)²."
     mark = os.path.join(config['marks'], f"{config['x']:.6f}-{seed}")
     if config.get('die') and not os.path.exists(mark):
@@ -150,9 +209,13 @@ class ProcessExecutor(LocalExecutor):
         check_range('workers', workers, 1, kind=int); check_range('retries', retries, 0, kind=int)
         self.workers, self.retries, self.pool = workers, retries, None
     def _pool(self):
+        "The pool of spawned workers, started on first use (again after a worker died)."
         if self.pool is None: self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context('spawn'))
         return self.pool
-    def run(self, evaluator, jobs):
+    def run(self, evaluator, # a picklable `Evaluator`
+            jobs, # iterable of (key, config, seed)
+           ) -> Iterator:
+        "Yield `(key, Measurement)` as jobs finish in the pool; a job whose worker died is run again (at most `retries` times), then reported failed."
         from nasbook import execute  # by module reference, so spawned workers can import it
         todo = {k: (c, s) for k, c, s in jobs}; tries = dict.fromkeys(todo, 0)
         while todo:
@@ -171,6 +234,7 @@ class ProcessExecutor(LocalExecutor):
                     tries[k] += 1
                     if tries[k] > self.retries: del todo[k]; yield k, _lost(k, tries[k], 'a broken process pool')
     def close(self):
+        "Shut the pool down (pending jobs are cancelled)."
         if self.pool is not None: self.pool.shutdown(cancel_futures=True); self.pool = None
 
 def _reachable(address:str, timeout:float=5.):
@@ -206,7 +270,10 @@ class RayExecutor(LocalExecutor):
             self.started = True
         from nasbook import execute
         self.remote = ray.remote(num_cpus=cpus_per_job, num_gpus=gpus_per_job, max_retries=retries)(execute.evaluate_safely)
-    def run(self, evaluator, jobs):
+    def run(self, evaluator, # a picklable `Evaluator` (put in Ray's object store once)
+            jobs, # iterable of (key, config, seed)
+           ) -> Iterator:
+        "Yield `(key, Measurement)` as Ray tasks finish; a task Ray gave up on (its worker lost `retries` + 1 times) is reported failed."
         ev = self.ray.put(evaluator)
         refs = {self.remote.remote(ev, c, s): k for k, c, s in jobs}
         while refs:
@@ -217,6 +284,7 @@ class RayExecutor(LocalExecutor):
                 except self.ray.exceptions.RayError as e: m = _lost(k, self.retries + 1, type(e).__name__)
                 yield k, m
     def close(self):
+        "Shut down the local Ray instance this executor started (a cluster given by `address` is left running)."
         if self.started: self.ray.shutdown(); self.started = False
 
 EXECUTORS = {'local': LocalExecutor, 'process': ProcessExecutor, 'ray': RayExecutor}

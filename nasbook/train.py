@@ -4,32 +4,46 @@
 
 # %% ../nbs/02_train.ipynb #9bbbc171
 from __future__ import annotations
-import math, random, time, warnings
+import datetime, math, os, random, socket, tempfile, time, traceback, warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
 from fastprogress.fastprogress import progress_bar, master_bar
 
 from .core import ConfigError, NasbookError, check_in, check_range, get_device, atomic_torch_save, torch_load
+from .data import TensorLoader, MergeTailBatchSampler, batch_bounds
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'EVENTS', 'cosine_lr', 'poly_lr', 'CancelFit', 'Diverged', 'Callback', 'Trainer', 'small_cnn']
+__all__ = ['SCHEDULES', 'EVENTS', 'cosine_lr', 'poly_lr', 'CancelFit', 'Diverged', 'Callback', 'dist_env', 'in_distributed_job',
+           'is_main_process', 'dist_backend', 'init_distributed', 'ShardedLoader', 'Trainer', 'small_cnn',
+           'SaveCheckpoint', 'free_port', 'run_distributed']
 
 # %% ../nbs/02_train.ipynb #c4de7449
 def cosine_lr(t:float, # current (fractional) epoch
               total:float, # T_max: last epoch of the schedule
               start:float=0., # T_added: epoch at which this parameter group joined
-              eta_max:float=0.1, eta_min:float=0.):
-    "Cosine annealing from `start` to `total` (thesis Eq. A.1)."
+              eta_max:float=0.1, # peak learning rate, reached at `start`
+              eta_min:float=0., # floor, reached at `total`
+             ) -> float:
+    "The learning rate at epoch `t` of a cosine annealing from `start` to `total` (thesis Eq. A.1): `eta_max` up to `start`, `eta_min` from `total` on."
     if total <= start: return eta_min
     frac = min(max((t - start) / (total - start), 0.), 1.)
     return eta_min + 0.5 * (eta_max - eta_min) * (1 + math.cos(math.pi * frac))
 
-def poly_lr(t:float, total:float, start:float=0., eta_max:float=0.1, eta_min:float=0., power:float=2.):
-    "Polynomial decay (1 - progress)^power from `start` to `total`."
+def poly_lr(t:float, # current (fractional) epoch
+            total:float, # last epoch of the schedule
+            start:float=0., # epoch at which this parameter group joined
+            eta_max:float=0.1, # peak learning rate, at `start`
+            eta_min:float=0., # floor, at `total`
+            power:float=2., # exponent of the decay (1: linear)
+           ) -> float:
+    "The learning rate at epoch `t` of a polynomial decay eta_min + (eta_max - eta_min)(1 - progress)^power from `start` to `total`."
     if total <= start: return eta_min
     frac = min(max((t - start) / (total - start), 0.), 1.)
     return eta_min + (eta_max - eta_min) * (1 - frac) ** power
@@ -45,8 +59,8 @@ class Diverged(NasbookError):
 
 class Callback:
     "Base class of trainer callbacks: override the events you need; `self.trainer` is set by the trainer."
-    order:int = 0
-    trainer = None
+    order:int = 0 # callbacks run in increasing order at each event
+    trainer = None # set by `Trainer.add_callbacks`
     def __getattr__(self, k):
         # read-through to the trainer's state, e.g. `self.model`, `self.epoch`
         if k != 'trainer' and self.__dict__.get('trainer') is not None: return getattr(self.trainer, k)
@@ -56,33 +70,146 @@ class Callback:
 EVENTS = ('before_fit', 'before_epoch', 'before_batch', 'after_pred', 'after_loss', 'before_step',
           'after_batch', 'after_epoch', 'after_fit')
 
+# %% ../nbs/02_train.ipynb #8aa192b6
+def dist_env() -> dict:
+    "What torchrun (or `run_distributed`) told this process about its job: `rank`, `world_size`, `local_rank` (ints; 0, 1, 0 outside a job)."
+    if dist.is_available() and dist.is_initialized():
+        return {'rank': dist.get_rank(), 'world_size': dist.get_world_size(), 'local_rank': int(os.environ.get('LOCAL_RANK', 0))}
+    e = os.environ
+    return {'rank': int(e.get('RANK', 0)), 'world_size': int(e.get('WORLD_SIZE', 1)), 'local_rank': int(e.get('LOCAL_RANK', 0))}
+
+def in_distributed_job() -> bool:
+    "True inside a process group, or when torchrun's variables (WORLD_SIZE, MASTER_ADDR) say this process belongs to one."
+    if not dist.is_available(): return False
+    return dist.is_initialized() or ('WORLD_SIZE' in os.environ and 'MASTER_ADDR' in os.environ)
+
+def is_main_process() -> bool:
+    "True on rank 0 (and outside any distributed job): the one process that writes checkpoints, journals, figures and progress bars."
+    return dist_env()['rank'] == 0
+
+def dist_backend(device:torch.device, # the device this rank trains on
+                ) -> str:
+    "The collective backend for `device`: 'nccl' for CUDA, 'gloo' otherwise (CPU)."
+    return 'nccl' if torch.device(device).type == 'cuda' else 'gloo'
+
+def init_distributed(device=None, # None: cuda:LOCAL_RANK when CUDA is present, else CPU; 'cuda' means this rank's GPU
+                     backend:str|None=None, # None: `dist_backend(device)` (nccl on GPU, gloo on CPU)
+                     timeout_s:float=1800., # seconds a collective may wait for the other ranks before failing
+                    ) -> torch.device:
+    """Join the process group described by torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT,
+    LOCAL_RANK) and return the device this rank trains on. Already in a group: only the device is worked out.
+    Raises `ConfigError` outside a distributed job or for an unknown backend."""
+    env = dist_env()
+    if device is None or str(device) == 'cuda':
+        dev = torch.device('cuda', env['local_rank'] % max(torch.cuda.device_count(), 1)) if torch.cuda.is_available() else torch.device('cpu')
+    else: dev = get_device(device) if not isinstance(device, torch.device) else device
+    if dev.type == 'cuda': torch.cuda.set_device(dev)
+    if dist.is_initialized(): return dev
+    if not in_distributed_job():
+        raise ConfigError("init_distributed needs a distributed job: launch with `torchrun --nproc_per_node=N script.py` "
+                          "(it sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) or use run_distributed(fn, nproc)")
+    backend = backend or dist_backend(dev)
+    check_in('backend', backend, ('gloo', 'nccl', 'mpi'))
+    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    return dev
+
+# %% ../nbs/02_train.ipynb #3570a9c0
+class ShardedLoader:
+    """One rank's share of a loader, epoch by epoch. The order of an epoch is the loader's own (drawn from its seeded
+    generator on rank 0 and broadcast, so every rank cuts the same permutation); `DistributedSampler` cuts it into
+    `world_size` disjoint strided shards (padded to equal length when training, so every rank runs the same number
+    of steps); each shard is batched at `batch_size // world_size` with `MergeTailBatchSampler` (a trailing batch of
+    one joins the one before it, on every rank alike). Global batch k of N ranks therefore holds the samples of batch
+    k of the one-process run. Yields `(x, y)` like the loader it wraps."""
+    def __init__(self, dl, # a `TensorLoader` or a torch `DataLoader` (with a sampler or batch sampler)
+                 rank:int, # this process's rank, 0 <= rank < world_size
+                 world_size:int, # processes in the job
+                 train:bool=True, # training: pad the shards to equal length; evaluation: no padding, no sample twice
+                 device=None, # where the broadcast order travels (a CUDA device under NCCL); None: CPU
+                ):
+        check_range('world_size', world_size, 1, kind=int); check_range('rank', rank, 0, world_size - 1, kind=int)
+        self.rank, self.world, self.train, self.device = rank, world_size, train, torch.device(device or 'cpu')
+        if isinstance(dl, TensorLoader):
+            self.x, self.y, self.dataset, bs, self.shuffle = dl.x, dl.y, None, dl.bs, dl.shuffle
+            self.n, self.generator, self.num_workers = len(dl.x), dl.generator, 0
+            self._order = lambda: torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        elif isinstance(dl, torch.utils.data.DataLoader) and dl.batch_sampler is not None:
+            bsm = dl.batch_sampler; smp = getattr(bsm, 'sampler', None)
+            bs = getattr(bsm, 'bs', None) or getattr(bsm, 'batch_size', None)
+            if smp is None or bs is None: raise ConfigError(f"cannot shard a DataLoader whose batch sampler {type(bsm).__name__} has no sampler and batch size")
+            self.x = self.y = None; self.dataset, self.n, self.num_workers = dl.dataset, len(dl.dataset), dl.num_workers
+            self.shuffle = not isinstance(smp, torch.utils.data.SequentialSampler)
+            self.generator = getattr(dl, 'generator', None)
+            def order():
+                # iterating a DataLoader first draws its base seed from `dl.generator` (the global RNG when None), then
+                # the sampler's permutation: drawing the same keeps every generator where one process would leave it
+                self._base = int(torch.empty((), dtype=torch.int64).random_(generator=self.generator).item())
+                return torch.as_tensor(list(smp), dtype=torch.long)
+            self._order = order
+        else: raise ConfigError(f"cannot shard a {type(dl).__name__} across ranks; give the trainer a nasbook TensorLoader "
+                                "or a torch DataLoader (DataBundle.loaders makes either)")
+        if train and bs % world_size:
+            raise ConfigError(f"batch_size={bs} is the global batch and must be divisible by the number of processes "
+                              f"({world_size}); choose a multiple of {world_size}")
+        self.batch_size, self.local_bs = bs, max(bs // world_size, 1) if train else -(-bs // world_size)
+        self.epoch_order = None
+    def positions(self) -> list:
+        "Positions (into the epoch's order) of this rank's samples."
+        if self.train: return list(DistributedSampler(range(self.n), num_replicas=self.world, rank=self.rank, shuffle=False))
+        return list(range(self.rank, self.n, self.world))  # evaluation: DistributedSampler would pad with repeats
+    def __len__(self): return len(batch_bounds(len(self.positions()), self.local_bs))
+    def __iter__(self):
+        order = self._order()
+        if self.world > 1 and dist.is_initialized():  # rank 0's order for everyone: shards stay disjoint even if a loader is unseeded
+            t = order.to(self.device); dist.broadcast(t, 0); order = t.cpu()
+        idx = order[torch.as_tensor(self.positions(), dtype=torch.long)]
+        if self.x is not None:
+            for a, b in batch_bounds(len(idx), self.local_bs): j = idx[a:b]; yield self.x[j], self.y[j]
+        else:
+            bsm = MergeTailBatchSampler(idx.tolist(), self.local_bs)   # workers seeded from the base seed, the global RNG untouched
+            yield from torch.utils.data.DataLoader(self.dataset, batch_sampler=bsm, num_workers=self.num_workers,
+                                                   generator=torch.Generator().manual_seed(self._base))
+
 # %% ../nbs/02_train.ipynb #824964bc
 class Trainer:
-    "Train a classifier with SGD + momentum, a per-group LR schedule, callbacks and checkpoints."
-    def __init__(self, model:nn.Module,
-                 train_dl, # iterable of (x, y) batches
-                 valid_dl=None, # evaluated after each epoch when given
-                 epochs:int=10,
-                 lr:float=0.1, # eta_max of every parameter group
-                 momentum:float=0.9,
-                 weight_decay:float=3e-4,
+    """Train a classifier with SGD + momentum, a per-group LR schedule, callbacks and checkpoints; in a distributed job
+    (torchrun, `run_distributed`) the same code trains data-parallel: loaders sharded by `ShardedLoader` (the loader's
+    batch size is the *global* batch), the model wrapped in `DistributedDataParallel`, metrics all-reduced, and only
+    rank 0 writing checkpoints and progress bars. Raises `ConfigError` for arguments out of range."""
+    def __init__(self, model:nn.Module, # the network; moved to `device`. Its `forward(x)` returns logits (B, classes) or (logits, aux, ...)
+                 train_dl, # iterable of (x, y) batches: x (B, C, H, W) float, y (B,) int64 class indices
+                 valid_dl=None, # evaluated after each epoch when given (same batch format)
+                 epochs:int=10, # length of the schedule, in epochs (>= 1)
+                 lr:float=0.1, # eta_max of every parameter group (> 0)
+                 momentum:float=0.9, # SGD momentum, in [0, 1]
+                 weight_decay:float=3e-4, # L2 penalty of SGD (>= 0)
                  schedule:str='cosine', # 'cosine' (Eq. A.1), 'poly' or 'constant'
-                 lr_min:float=0.,
+                 lr_min:float=0., # eta_min: the schedule's floor
                  clip:float|None=5., # max gradient norm (None: no clipping)
                  aux_weight:float=0.4, # weight of auxiliary-head losses when the model returns (logits, aux...)
-                 callbacks:list=(),
-                 device=None, # None: CUDA when present, else CPU
-                 progress:bool=True, # show progress bars
-                 diverge_check:bool=True, # stop with `Diverged` when the loss becomes NaN or inf
+                 callbacks:list=(), # `Callback` objects, called in their `order` at each event
+                 device=None, # None: CUDA when present, else CPU (in a distributed job: this rank's GPU, cuda:LOCAL_RANK)
+                 progress:bool=True, # show progress bars (rank 0 only)
+                 diverge_check:bool=True, # stop with `Diverged` when the loss becomes NaN or inf (on every rank at once)
+                 distributed:bool|None=None, # None: data-parallel when this process is in a torchrun/`run_distributed` job; False: never; True: must be
+                 find_unused_parameters:bool=False, # DDP: let some parameters get no gradient in a step (supernets that sample paths)
                 ):
         check_range('epochs', epochs, 1, kind=int); check_range('lr', lr, 0, lo_open=True)
         check_range('momentum', momentum, 0, 1); check_range('weight_decay', weight_decay, 0)
         check_in('schedule', schedule, SCHEDULES)
         if clip is not None: check_range('clip', clip, 0, lo_open=True)
-        self.device = get_device(device) if not isinstance(device, torch.device) else device
-        self.model = model.to(self.device)
-        self.train_dl, self.valid_dl, self.epochs, self.lr, self.lr_min = train_dl, valid_dl, epochs, lr, lr_min
-        self.schedule, self.clip, self.aux_weight, self.progress, self.diverge_check = schedule, clip, aux_weight, progress, diverge_check
+        self.distributed = in_distributed_job() if distributed is None else bool(distributed)
+        if self.distributed:
+            self.device = init_distributed(device); env = dist_env()
+            self.rank, self.world_size = env['rank'], env['world_size']
+        else:
+            self.device = get_device(device) if not isinstance(device, torch.device) else device
+            self.rank, self.world_size = 0, 1
+        self.model, self.ddp, self.find_unused_parameters = model.to(self.device), None, find_unused_parameters
+        self.train_dl, self.valid_dl = self.shard(train_dl, train=True), self.shard(valid_dl, train=False)
+        self.epochs, self.lr, self.lr_min = epochs, lr, lr_min
+        self.schedule, self.clip, self.aux_weight, self.diverge_check = schedule, clip, aux_weight, diverge_check
+        self.progress = progress and self.rank == 0
         self.momentum, self.weight_decay = momentum, weight_decay
         self.opt = torch.optim.SGD([{'params': [p for p in self.model.parameters() if p.requires_grad], 'start_epoch': 0.}],
                                    lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -90,57 +217,110 @@ class Trainer:
         self.callbacks = []; self.add_callbacks(callbacks)
         self.epoch, self.iter, self.history, self.t_epoch = 0, 0, [], 0.
 
+    # -- data parallelism ---------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        "True on the process that writes files and shows progress (rank 0, or the only process)."
+        return self.rank == 0
+
+    def shard(self, dl, # a loader (or None)
+              train:bool=True, # True: padded shards, equal steps per rank; False: evaluation shards, no sample twice
+             ):
+        "This rank's share of `dl` in a distributed job (a `ShardedLoader`); `dl` itself outside one. A loader that cannot be sharded is used whole on every rank, with a warning."
+        if dl is None or not self.distributed or isinstance(dl, ShardedLoader): return dl
+        if isinstance(dl, (TensorLoader, torch.utils.data.DataLoader)):
+            return ShardedLoader(dl, self.rank, self.world_size, train, self.device if dist_backend(self.device) == 'nccl' else None)
+        warnings.warn(f"a {type(dl).__name__} cannot be sharded: every rank uses all of it (correct, but no faster than one process)")
+        return dl
+
+    @property
+    def wrapped_model(self) -> nn.Module:
+        "The module the training step calls: the model, or in a distributed job its `DistributedDataParallel` wrapper (rebuilt after parameters arrive or leave)."
+        if not self.distributed: return self.model
+        if self.ddp is None:
+            self.ddp = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == 'cuda' else None,
+                                               find_unused_parameters=self.find_unused_parameters)
+        return self.ddp
+
+    def all_reduce(self, values:list, # numbers to sum over the ranks
+                  ) -> list:
+        "The sums of `values` over every rank (float64; `values` itself outside a distributed job)."
+        if not self.distributed: return [float(v) for v in values]
+        t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=self.device)
+        dist.all_reduce(t); return t.tolist()
+
     # -- callbacks --------------------------------------------------------------
-    def add_callbacks(self, cbs):
+    def add_callbacks(self, cbs:list, # `Callback` objects; each gets `.trainer = self`
+                     ):
+        "Attach callbacks and keep them sorted by `order`."
         for cb in cbs: cb.trainer = self; self.callbacks.append(cb)
         self.callbacks.sort(key=lambda c: c.order)
-    def __call__(self, event):
+    def __call__(self, event:str, # one of EVENTS
+                ):
+        "Call every callback's method named `event`, in order."
         for cb in self.callbacks:
             f = getattr(type(cb), event, None)
             if f is not None: f(cb)
 
     # -- parameters that arrive and leave while training ------------------------
-    def add_param_group(self, params, start_epoch:float|None=None, lr:float|None=None, weight_decay:float|None=None):
-        "Give new parameters to the optimizer, scheduled from `start_epoch` (default: now)."
+    def add_param_group(self, params, # iterable of parameters (those without requires_grad are left out)
+                        start_epoch:float|None=None, # the group's T_added (default: now)
+                        lr:float|None=None, # the group's peak learning rate (default: the trainer's)
+                        weight_decay:float|None=None, # the group's weight decay (default: the trainer's)
+                       ):
+        "Give new parameters to the optimizer, scheduled from `start_epoch` (default: now). In a distributed job every rank must do the same."
         params = [p for p in params if p.requires_grad]
         if not params: return
         se = self.t_epoch if start_epoch is None else start_epoch
         g = {'params': params, 'start_epoch': float(se), 'initial_lr': lr or self.lr, 'lr': lr or self.lr}
         if weight_decay is not None: g['weight_decay'] = check_range('weight_decay', weight_decay, 0)
-        self.opt.add_param_group(g)
+        self.opt.add_param_group(g); self.ddp = None
 
-    def remove_params(self, params):
+    def remove_params(self, params, # parameters to take out
+                     ):
         "Take parameters out of the optimizer (and its momentum state): they cost nothing from now on."
         ids = {id(p) for p in params}
         for g in self.opt.param_groups: g['params'] = [p for p in g['params'] if id(p) not in ids]
         for p in params: self.opt.state.pop(p, None)
         self.opt.param_groups[:] = [g for g in self.opt.param_groups if g['params']] or self.opt.param_groups[:1]
+        self.ddp = None
 
     def set_lr(self):
+        "Set every group's learning rate for the current fractional epoch `t_epoch`."
         f = SCHEDULES[self.schedule]
         for g in self.opt.param_groups:
             g['lr'] = f(self.t_epoch, self.epochs, g.get('start_epoch', 0.), g.get('initial_lr', self.lr), self.lr_min)
 
     # -- the loop ----------------------------------------------------------------
-    def compute_loss(self, pred, y):
+    def compute_loss(self, pred, # logits (B, classes), or a tuple (logits, aux logits...)
+                     y:torch.Tensor, # (B,) class indices
+                    ) -> torch.Tensor:
+        "Cross-entropy of the main head plus `aux_weight` times that of each auxiliary head (a scalar)."
         if isinstance(pred, (tuple, list)):
             main, *aux = pred
             return F.cross_entropy(main, y) + self.aux_weight * sum(F.cross_entropy(a, y) for a in aux if a is not None)
         return F.cross_entropy(pred, y)
 
-    def one_batch(self, x, y):
+    def one_batch(self, x:torch.Tensor, # (B, C, H, W) inputs
+                  y:torch.Tensor, # (B,) labels
+                 ):
+        "One SGD step (gradients averaged over the ranks by DDP in a distributed job). Raises `Diverged` on a non-finite loss."
         self.xb, self.yb = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         self.set_lr(); self('before_batch')
-        self.pred = self.model(self.xb); self('after_pred')
+        self.pred = self.wrapped_model(self.xb); self('after_pred')
         self.loss = self.compute_loss(self.pred, self.yb); self('after_loss')
-        if self.diverge_check and not torch.isfinite(self.loss): raise Diverged(f"loss became {self.loss.item()} at epoch {self.epoch}, batch {self.iter}")
+        if self.diverge_check:
+            bad = not torch.isfinite(self.loss)
+            if self.distributed: bad = self.all_reduce([bad])[0] > 0   # every rank stops together, none waits forever
+            if bad: raise Diverged(f"loss became {self.loss.item()} at epoch {self.epoch}, batch {self.iter}")
         self.opt.zero_grad(set_to_none=True)
         self.loss.backward(); self('before_step')
         if self.clip is not None: nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.opt.step(); self('after_batch')
 
-    def fit(self, epochs:int|None=None):
-        "Train until epoch `epochs` (default: the trainer's); resumes from `self.epoch` after `load`."
+    def fit(self, epochs:int|None=None, # train until this epoch (default: the trainer's `epochs`)
+           ):
+        "Train until epoch `epochs`; resumes from `self.epoch` after `load`. Returns the trainer; `history` gets one record per epoch (train loss averaged over every rank's samples)."
         end = self.epochs if epochs is None else check_range('epochs', epochs, 1, kind=int)
         self('before_fit')
         mb = master_bar(range(self.epoch, end)) if self.progress else range(self.epoch, end)
@@ -159,6 +339,7 @@ class Trainer:
                         continue
                     self.one_batch(x, y)
                     tot += self.loss.detach() * len(y); cnt += len(y)
+                tot, cnt = self.all_reduce([tot, cnt])
                 rec = {'epoch': self.epoch + 1, 'train_loss': float(tot / max(cnt, 1)), 'seconds': time.perf_counter() - t0,
                        'lr': self.opt.param_groups[0]['lr']}
                 if skipped: rec['skipped_batches'] = skipped
@@ -173,25 +354,34 @@ class Trainer:
         return self
 
     @torch.no_grad()
-    def evaluate(self, dl, topk=(1, 5)) -> dict:
-        "Loss and top-k accuracies of the (main head of the) model on `dl`."
+    def evaluate(self, dl, # batches (x, y); sharded across the ranks in a distributed job (every rank must call this)
+                 topk=(1, 5), # which top-k accuracies to report
+                ) -> dict:
+        "Mean loss (nats per sample) and top-k accuracies (fractions) of the (main head of the) model on `dl`, over all ranks' shards."
         was = self.model.training; self.model.eval()
+        if self.distributed:  # BN running statistics: rank 0's for everyone, as in its checkpoints
+            for b in self.model.buffers(): dist.broadcast(b, 0)
+        sharded = self.shard(dl, train=False)
         tot, n, hits = 0., 0, {k: 0 for k in topk}
-        for x, y in dl:
+        for x, y in sharded:
             x, y = x.to(self.device), y.to(self.device)
             out = self.model(x)
             if isinstance(out, (tuple, list)): out = out[0]
             tot += F.cross_entropy(out, y, reduction='sum').item(); n += len(y)
             top = out.topk(min(max(topk), out.shape[1]), dim=1).indices
             for k in topk: hits[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
+        if isinstance(sharded, ShardedLoader):
+            tot, n, *h = self.all_reduce([tot, n, *hits.values()]); hits = dict(zip(hits, h))
         self.model.train(was)
         return {'loss': tot / max(n, 1), **{f"top{k}": hits[k] / max(n, 1) for k in topk}}
 
     # -- checkpoints -------------------------------------------------------------
     def state_dict(self) -> dict:
+        "Everything a run needs to go on: weights (without any DDP prefix), optimizer, epoch, history, schedule, RNG and loader states."
         gen = getattr(self.train_dl, 'generator', None)
         names = {id(p): n for n, p in self.model.named_parameters()}
         return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(), 'epoch': self.epoch, 'history': self.history,
+                'world_size': self.world_size,
                 'group_names': [[names.get(id(p)) for p in g['params']] for g in self.opt.param_groups],
                 'schedule': {**self.schedule_settings(),
                              'groups': [{k: g[k] for k in ('start_epoch', 'initial_lr')} for g in self.opt.param_groups]},
@@ -203,15 +393,19 @@ class Trainer:
         "What the learning rate at any epoch depends on, besides each group's start: kind, length, peak and floor."
         return {'kind': self.schedule, 'epochs': self.epochs, 'lr': self.lr, 'lr_min': self.lr_min}
 
-    def save(self, path):
-        "Write model, optimizer, schedule, epoch, history and RNG states atomically to `path` (the old file or the new, never a mix)."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        return atomic_torch_save(self.state_dict(), path)
+    def save(self, path, # file to write (its folder is created)
+            ) -> Path:
+        "Write model, optimizer, schedule, epoch, history and RNG states atomically to `path` (the old file or the new, never a mix). In a distributed job rank 0 writes and every rank waits until the file is there."
+        path = Path(path)
+        if self.is_main:
+            path.parent.mkdir(parents=True, exist_ok=True); atomic_torch_save(self.state_dict(), path)
+        if self.distributed: dist.barrier()
+        return path
 
-    def load(self, path, # a checkpoint written by `save`
+    def load(self, path, # a checkpoint written by `save` (by any number of ranks)
              schedule:str='check', # 'check': a checkpoint saved under another schedule is a ConfigError; 'new': continue on this trainer's schedule
             ):
-        "Restore everything `save` wrote; `fit()` then continues where the saved run stopped. Raises `NasbookError` for a missing or corrupt file."
+        "Restore everything `save` wrote; `fit()` then continues where the saved run stopped, with any number of ranks. Raises `NasbookError` for a missing or corrupt file."
         check_in('schedule', schedule, ('check', 'new'))
         sd = torch_load(path, 'checkpoint', map_location=self.device)
         saved = {k: v for k, v in sd.get('schedule', {}).items() if k != 'groups'}
@@ -222,7 +416,7 @@ class Trainer:
                               + ', '.join(f"{k}={saved[k]!r} there, {mine[k]!r} here" for k in diff)
                               + ". Build the trainer with the saved settings to resume, or load(..., schedule='new') "
                               "to continue on this trainer's schedule from the saved epoch")
-        self.model.load_state_dict(sd['model'])
+        self.model.load_state_dict(sd['model']); self.ddp = None
         if sd.get('group_names') and all(n is not None for g in sd['group_names'] for n in g):
             # models that grow or shrink while training: rebuild the optimizer's groups by parameter name first
             params = dict(self.model.named_parameters())
@@ -237,15 +431,18 @@ class Trainer:
         r = sd['rng']; torch.set_rng_state(r['torch'].cpu()); np.random.set_state(r['numpy']); random.setstate(r['python'])
         gen = getattr(self.train_dl, 'generator', None)
         if r['loader'] is not None and isinstance(gen, torch.Generator): gen.set_state(r['loader'].cpu())
-        if r.get('cuda') is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(r['cuda'])
+        if r.get('cuda') is not None and torch.cuda.is_available():
+            try: torch.cuda.set_rng_state_all(r['cuda'])
+            except (RuntimeError, IndexError): pass   # saved on a machine with another number of GPUs: the weights are what matter
         return self
 
 # %% ../nbs/02_train.ipynb #91a0b9ed
 def small_cnn(in_shape=(1, 8, 8), # (C, H, W) of the input
-              num_classes:int=10,
+              num_classes:int=10, # outputs (logits)
               widths=(16, 32), # output channels of each conv stage (each stage: conv-BN-ReLU, then 2x2 max-pool after the first)
-              kernel:int=3):
-    "A small conv net: the default model of examples and tests."
+              kernel:int=3, # square kernel size of every conv (padding keeps the size)
+             ) -> nn.Module:
+    "A small conv net: the default model of examples and tests. Maps (B, C, H, W) to logits (B, num_classes); `ConfigError` for empty or non-positive widths or kernel."
     if not widths: raise ConfigError("widths must name at least one stage")
     for i, w in enumerate(widths): check_range(f"widths[{i}]", w, 1, kind=(int, np.integer))
     check_range('kernel', kernel, 1, kind=int)
@@ -255,3 +452,62 @@ def small_cnn(in_shape=(1, 8, 8), # (C, H, W) of the input
         if i == 0 and min(in_shape[1:]) >= 8: layers.append(nn.MaxPool2d(2))
         c = int(w)
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+
+# %% ../nbs/02_train.ipynb #c1f36f47
+class SaveCheckpoint(Callback):
+    "Write the trainer's checkpoint (`Trainer.save`: atomic, rank 0 only in a distributed job) after every epoch, so a killed run resumes with `load`."
+    order = 100   # after the callbacks that change the model at the end of an epoch
+    def __init__(self, path, # the checkpoint file, rewritten after each epoch
+                ): self.path = Path(path)
+    def after_epoch(self):
+        "Save, counting the epoch that just ended as finished."
+        t = self.trainer; e = t.epoch; t.epoch = e + 1    # the checkpoint counts finished epochs, as `fit` does when it returns
+        try: t.save(self.path)
+        finally: t.epoch = e
+
+# %% ../nbs/02_train.ipynb #321c93bb
+def free_port() -> int:
+    "A TCP port that is free on this machine now (for a process group's rendezvous)."
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def _rank_main(rank, fn, args, world, port, out, threads, backend, timeout_s):
+    "Body of one spawned rank: torchrun's environment, the process group, `fn(*args)`, and rank 0's result (or any rank's error) to `out`."
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world),
+                      MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    if threads: torch.set_num_threads(threads)
+    try:
+        init_distributed(backend=backend, timeout_s=timeout_s)
+        res = fn(*args)
+        if rank == 0: atomic_torch_save({'ok': True, 'result': res}, out)
+    except BaseException as e:
+        try: atomic_torch_save({'ok': False, 'error': e, 'rank': rank, 'traceback': traceback.format_exc(limit=12)}, f"{out}.rank{rank}")
+        except Exception: pass   # an unpicklable error: the parent reports spawn's text instead
+        raise
+    finally:
+        if dist.is_initialized(): dist.destroy_process_group()
+
+def run_distributed(fn, # a module-level (picklable) function; it runs on every rank, inside the process group
+                    nproc:int, # processes (ranks) on this machine, >= 1
+                    args:tuple=(), # positional arguments of `fn` (pickled to every rank)
+                    threads:int|None=1, # torch threads per rank (None: torch's default)
+                    backend:str|None=None, # None: nccl with CUDA, gloo on CPU
+                    timeout_s:float=1800., # how long a collective waits for a missing rank
+                   ):
+    """Run `fn(*args)` in `nproc` spawned processes that form one process group on this machine (what
+    `torchrun --standalone --nproc_per_node=nproc` does, without leaving Python); return rank 0's result. A `Trainer`
+    built inside `fn` trains data-parallel by itself. The first error of any rank is raised again here, as itself
+    (so a `Diverged` stays a `Diverged`); a rank killed by a signal is a `NasbookError`."""
+    check_range('nproc', nproc, 1, kind=int)
+    if threads is not None: check_range('threads', threads, 1, kind=int)
+    if dist.is_available() and dist.is_initialized():
+        raise NasbookError("run_distributed was called inside a process group; call fn directly there (the Trainer is already data-parallel)")
+    import torch.multiprocessing as tmp
+    from torch.multiprocessing.spawn import ProcessException
+    with tempfile.TemporaryDirectory(prefix='nasbook-ddp-') as d:
+        out = os.path.join(d, 'result.pt')
+        try: tmp.spawn(_rank_main, args=(fn, args, nproc, free_port(), out, threads, backend, timeout_s), nprocs=nproc, join=True)
+        except ProcessException as e:
+            for r in range(nproc):
+                if os.path.exists(f"{out}.rank{r}"): raise torch_load(f"{out}.rank{r}", 'error report')['error'] from None
+            raise NasbookError(f"a rank of the {nproc}-process job ended abnormally: {e}") from None
+        return torch_load(out, 'result of rank 0')['result']
