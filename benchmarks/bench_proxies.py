@@ -357,7 +357,7 @@ def ntk_section(a, mutations, figs, out, cmd, dev, load0):
              f"{m0(mutations[0], 'new'):.2f} s with the TE-NAS preset (both twins measured), {med(sel[mutations[0]]):.2f} s in "
              f"`ntk_lrc_select` (on twin only; {med(cpu[mutations[0]]):.2f} CPU seconds for the whole call, S included); at {kmax}: {m0(kmax, 'old'):.2f}, {m0(kmax, 'new'):.2f} and {med(sel[kmax]):.2f} s. "
              f"The thesis reports {THESIS_NTK}. Before issue 16 this section recorded 4.45 s at 0 mutations, 12.4 s at 10 and "
-             f"26.3 s at 30 (float32, all parameters, load 4.6; 2026-11-23), and the issue measured 1.3–2.0 s at 0. "
+             f"26.3 s at 30 (float32, all parameters, 16 NTK images, load 4.6; 2026-11-23), and the issue measured 1.3–2.0 s at 0. "
              f"With the TE-NAS preset κ was not finite for {singular} of {n_cand} on twins, {dead_sing} of them singular because of "
              f"dead NTK samples (logits = output bias alone; with `weight`-only parameters one such sample zeroes a row of J), none "
              f"for want of float32 precision. Region counts are far below the {a.lrc_samples} crops and differ between twins, so "
