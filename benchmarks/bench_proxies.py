@@ -1,27 +1,32 @@
-"""Cost of the train-free proxies and of Shapley edge importance: seconds to score one SpiderNet mutation candidate with
-NTK κ + linear regions on the slim model (Algorithm 5's on and off twins), and SHAP seconds against the number of edges and
-of samples, with the agreement of shap's estimates with exact Shapley values.
+"""Cost and value of the train-free proxies and cost of Shapley edge importance: seconds to score one SpiderNet mutation
+candidate with NTK κ + linear regions on the slim model (Algorithm 5's on and off twins, the old recipe against TE-NAS'
+in the same run), κ and LRC against trained accuracy over many random SpiderNet architectures (Kendall τ, p-values,
+bootstrap intervals), and SHAP seconds against the number of edges and of samples.
 
-    python benchmarks/bench_proxies.py [--repeats 3] [--mutations 0,10,30] [--lrc-samples 3000] [--shap-repeats 3]
-                                       [--threads 1] [--quick] [--out BENCHMARKS.md] [--figure-dir benchmarks/figures]
+    python benchmarks/bench_proxies.py [--repeats 3] [--mutations 0,10,30] [--lrc-samples 3000] [--archs 64] [--epochs-tau 3]
+                                       [--parts ntk,tau,shap] [--threads 1] [--quick] [--out BENCHMARKS.md] [--figure-dir ...]
 """
 import argparse, copy, math, os, random, statistics, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import spearmanr, rankdata
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import write_section, ROOT
 from nasbook.core import set_seed, derive_seed
 from nasbook.data import get_dataset
 from nasbook.cells import CellSupernet
-from nasbook.proxies import ntk_lrc_score, ntk_condition, accept_mutation, ProxyWarning
+from nasbook.proxies import ntk_lrc_score, ntk_condition, accept_mutation, joint_rank, ProxyWarning, ProxySettings
+from nasbook.ntk_lrc import slim_model, lrc_copy, lrc_crops, ntk_lrc_select
+from nasbook.spider import spider_model, random_mutations, random_deadheads, reinitialize
 from nasbook.shapley import Game, exact_shapley, shap_values, masked_value, masked_edges
 from nasbook.train import Trainer
 
 THESIS_NTK = "about a minute per model on GPU (§5.4.1)"
+OLD = ProxySettings(params='all', lrc_batch=None, lrc_ndim=None, double=True)   # what Algorithm 5 used before issue 16
+TENAS_TAU = {'kappa': -0.42, 'lrc': 0.50, 'joint': 0.64}   # TE-NAS on NAS-Bench-201 CIFAR-100, as the thesis quotes it (§5.2.3-5.2.5)
 
 
 def timed(fn):
@@ -74,16 +79,16 @@ def at_size(model, hw):
     return m
 
 
-def score_candidate(S, x, crops, rng):
+def score_candidate(S, x, crops, rng, preset='tenas'):
     "Algorithm 5, lines 3-8, for one random candidate: S' = mutated copy, S'_on and S'_off twins, κ + LRC of both."
     t0 = time.perf_counter()
     on = copy.deepcopy(S); i, new = triangular(on, rng)
     off = copy.deepcopy(on)
     for k in new: off.cells[i].edges[k].enabled = False      # the new edges disconnected: S'_off computes S
-    lrc_on, lrc_off = at_size(on, crops.shape[-1]), at_size(off, crops.shape[-1])
+    lrc_on, lrc_off = lrc_copy(on, crops.shape[-1]), lrc_copy(off, crops.shape[-1])
     t1 = time.perf_counter()
-    s_on = ntk_lrc_score(on, x, lrc_model=lrc_on, lrc_x=crops, double=True)   # as nasbook.spider.ntk_lrc_select
-    s_off = ntk_lrc_score(off, x, lrc_model=lrc_off, lrc_x=crops, double=True)
+    s_on = ntk_lrc_score(on, x, lrc_model=lrc_on, lrc_x=crops, preset=preset)
+    s_off = ntk_lrc_score(off, x, lrc_model=lrc_off, lrc_x=crops, preset=preset)
     t2 = time.perf_counter()
     with warnings.catch_warnings():   # a diagnostic outside the timing: κ of the on twin with BatchNorm's running statistics
         warnings.simplefilter('ignore', ProxyWarning)
@@ -100,23 +105,79 @@ def ntk_lrc_part(mutations, repeats, n_ntk, n_lrc):
         base[k] = copy.deepcopy(S)
     t_warm = timed(lambda: score_candidate(base[min(mutations)], x, crops, random.Random(99)))   # first jacrev/vmap call
     res = {k: [] for k in mutations}
-    for r in range(repeats):   # interleaved over the model sizes; a new random candidate every repeat
+    sel, cpu = {k: [] for k in mutations}, {k: [] for k in mutations}
+    for r in range(repeats):   # interleaved over the model sizes and the two recipes; a new random candidate every repeat
         for k in (mutations if r % 2 == 0 else mutations[::-1]):
-            res[k].append(score_candidate(base[k], x, crops, random.Random(derive_seed(r, k))))
-    rows = ['| mutations done | nodes / edges / live ops | params (slim) | seconds per candidate, median (min–max) | κ, both twins | '
-            'LRC, both twins | copies + mutation + 3×3 copies | κ status on / off | LRC on / off (median) | accepted | '
-            'on twin in eval mode: κ ok, median κ | thesis |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
+            sd = derive_seed(r, k)
+            new, old = score_candidate(base[k], x, crops, random.Random(sd)), score_candidate(base[k], x, crops, random.Random(sd), OLD)
+            res[k].append(dict(new=new, old=old))
+            e = random.Random(sd).choice([n for n, _ in base[k].edges()])
+            c0 = time.process_time()
+            ch = ntk_lrc_select(base[k], x, n_good=1, seed=r, edges=[e], lrc_x=crops, details=True)   # the search's path, off='once'
+            sel[k].append(ch.trials[0]['seconds']); cpu[k].append(time.process_time() - c0)
+    rows = ['| mutations done | nodes / edges / live ops | params (slim) | old recipe: s per candidate, both twins, median (min–max) | '
+            'TE-NAS preset: s per candidate, both twins | `ntk_lrc_select`: s per candidate (S\'_off once) | same, CPU s of the whole call (S + candidate) | κ status on / off | '
+            'LRC on / off (median) | dead NTK samples on / off (median) | accepted | thesis |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for k in mutations:
         S, v = base[k], res[k]
-        tot = [c['total'] for c in v]
-        st_on = '/'.join(sorted({c['on'].status for c in v})); st_off = '/'.join(sorted({c['off'].status for c in v}))
+        f = lambda t: f"{med(t):.2f} ({min(t):.2f}–{max(t):.2f})"
+        new = [c['new'] for c in v]
+        st_on = '/'.join(sorted({c['on'].status for c in new})); st_off = '/'.join(sorted({c['off'].status for c in new}))
         rows.append(f"| {k} | {sum(len(c.order) for c in S.cells)} / {len(S.edges())} / {S.n_live_ops()} | "
-                    f"{sum(p.numel() for p in S.parameters()):,} | {med(tot):.2f} ({min(tot):.2f}–{max(tot):.2f}) | "
-                    f"{med([c['ntk'] for c in v]):.2f} | {med([c['lrc'] for c in v]):.2f} | {med([c['build'] for c in v]):.2f} | "
-                    f"{st_on} / {st_off} | {med([c['on'].lrc for c in v]):.0f} / {med([c['off'].lrc for c in v]):.0f} | "
-                    f"{sum(c['accept'] for c in v)} of {len(v)} | {sum(c['eval'].status == 'ok' for c in v)} of {len(v)}, "
-                    f"{med([c['eval'].kappa for c in v]):.3g} | {'≈60 s per model, GPU' if k == mutations[0] else ''} |")
-    return rows, res, base, t_warm
+                    f"{sum(p.numel() for p in S.parameters()):,} | {f([c['old']['total'] for c in v])} | {f([c['total'] for c in new])} | "
+                    f"{f(sel[k])} | {f(cpu[k])} | {st_on} / {st_off} | {med([c['on'].lrc for c in new]):.0f} / {med([c['off'].lrc for c in new]):.0f} | "
+                    f"{med([len(c['on'].dead) for c in new]):.0f} / {med([len(c['off'].dead) for c in new]):.0f} | "
+                    f"{sum(c['accept'] for c in new)} of {len(new)} | {'≈60 s per model, GPU' if k == mutations[0] else ''} |")
+    return rows, res, sel, cpu, base, t_warm
+
+
+# ---------------------------------------------------------------- 2. κ and LRC against trained accuracy
+def tau_part(n_archs, epochs, n_lrc, seed=0, quick=False):
+    "Random SpiderNet architectures (k mutations, a random share deadheaded), proxies at initialisation, then trained on digits."
+    from scipy.stats import kendalltau
+    from nasbook.train import Trainer
+    D = get_dataset('digits', valid_frac=0.3, fraction=0.6)
+    X = D.train.tensors[0]; x = X[:32]; crops = lrc_crops(X, n_lrc, seed=seed)
+    ops = ['skip_connect', 'max_pool_3x3', 'sep_conv_3x3', 'dil_conv_3x3']
+    rows = []
+    rg = np.random.default_rng(seed)
+    for j in range(n_archs):
+        k, frac = int(rg.integers(0, 11)), float(rg.uniform(0, 0.4))
+        set_seed(derive_seed(seed, 'model', j))
+        m = spider_model(D.input_shape, scale=4 if quick else 8, ops=ops)
+        random_mutations(m, k, seed=j)
+        random_deadheads(m, int(frac * m.n_live_ops()), seed=j)
+        reinitialize(m, seed=derive_seed(seed, 'init', j))
+        torch.manual_seed(j); S = slim_model(m)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', ProxyWarning)
+            keep = ntk_condition(S, x, params='weight', details=True)
+            drop = ntk_condition(S, x, params='weight', dead_samples='drop', details=True)
+        lrc = ntk_lrc_score(S, x, lrc_model=lrc_copy(S), lrc_x=crops).lrc
+        tdl, vdl, tedl = D.loaders(32, seed=j)
+        tr = Trainer(m, tdl, vdl, epochs=epochs, lr=0.1, progress=False).fit()
+        rows.append(dict(k=k, params=sum(p.numel() for p in m.parameters()), kappa=keep.kappa, kappa_drop=drop.kappa,
+                         dead=len(keep.dead), lrc=lrc, acc=tr.evaluate(tedl)['top1']))
+    acc = np.array([r['acc'] for r in rows])
+    def tau(v, n_boot=1000):
+        v = np.asarray(v, float); v = np.where(np.isnan(v), np.inf, v)
+        r = kendalltau(rankdata(v), acc)
+        b = np.random.default_rng(seed)
+        boots = []
+        for _ in range(n_boot):
+            i = b.integers(0, len(v), len(v))
+            if len(set(v[i])) > 1 and len(set(acc[i])) > 1: boots.append(kendalltau(rankdata(v[i]), acc[i]).statistic)
+        lo, hi = np.percentile(boots, [2.5, 97.5])
+        return float(r.statistic), float(r.pvalue), float(lo), float(hi)
+    joint = -joint_rank([r['kappa'] for r in rows], [r['lrc'] for r in rows])
+    joint_d = -joint_rank([r['kappa_drop'] for r in rows], [r['lrc'] for r in rows])
+    res = {'κ, dead samples kept (TE-NAS; κ = ∞ ranked last)': (tau([r['kappa'] for r in rows]), TENAS_TAU['kappa']),
+           'κ, dead samples dropped': (tau([r['kappa_drop'] for r in rows]), TENAS_TAU['kappa']),
+           f'LRC ({n_lrc:,} 3×3 crops, one-channel copy)': (tau([r['lrc'] for r in rows]), TENAS_TAU['lrc']),
+           'joint: −(rank κ + rank −LRC), κ kept': (tau(joint), TENAS_TAU['joint']),
+           'joint, κ dropped': (tau(joint_d), TENAS_TAU['joint']),
+           'parameters (naive)': (tau([r['params'] for r in rows]), None)}
+    return rows, res
 
 
 def plot_ntk(res, path, title):
@@ -126,15 +187,16 @@ def plot_ntk(res, path, title):
     parts = [('build', 'copies, mutation, 3×3 copies'), ('ntk', 'κ (both twins)'), ('lrc', 'LRC (both twins)')]
     fig, ax = plt.subplots(figsize=(5.4, 3.4)); bottom = np.zeros(len(ks))
     for key, lab in parts:
-        h = np.array([med([c[key] for c in res[k]]) for k in ks])
+        h = np.array([med([c['new'][key] for c in res[k]]) for k in ks])
         ax.bar(xs, h, 0.55, bottom=bottom, label=lab); bottom += h
     for xi, k in zip(xs, ks):
-        t = [c['total'] for c in res[k]]
+        t = [c['new']['total'] for c in res[k]]
+        ax.plot([xi + 0.3], [med([c['old']['total'] for c in res[k]])], 'kx', label='old recipe (both twins)' if xi == 0 else None)
         ax.errorbar([xi], [med(t)], yerr=[[med(t) - min(t)], [max(t) - med(t)]], color='k', capsize=4, lw=1)
     ax.axhline(60, color='tab:red', ls='--', lw=1)
     ax.text(xs[-1] + 0.3, 61, 'thesis: ≈60 s per model (GPU)', color='tab:red', fontsize=7, va='bottom', ha='right')
     ax.set_xticks(xs, [f"{k} mutations" for k in ks]); ax.set_ylabel('seconds per candidate (median)')
-    ax.set_ylim(0, max(70, bottom.max() * 1.2)); ax.set_title(title, fontsize=8); ax.legend(fontsize=7, loc='upper left')
+    ax.set_yscale('log'); ax.set_ylim(0.1, 100); ax.set_title(title, fontsize=8); ax.legend(fontsize=7, loc='upper left')
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches='tight'); plt.close(fig)
     return path
@@ -228,6 +290,9 @@ def main(argv=None):
     ap.add_argument('--mutations', default='0,10,30', help='triangular mutations applied before scoring, comma-separated')
     ap.add_argument('--ntk-batch', type=int, default=16, help='images in the NTK batch (TE-NAS: 16)')
     ap.add_argument('--lrc-samples', type=int, default=3000, help='3×3 crops for the region count (TE-NAS: 3000)')
+    ap.add_argument('--archs', type=int, default=64, help='random architectures trained for the rank correlations')
+    ap.add_argument('--epochs-tau', type=int, default=3, help='training epochs of each architecture of the rank correlations')
+    ap.add_argument('--parts', default='ntk,tau,shap', help='parts to run, comma-separated: ntk, tau, shap')
     ap.add_argument('--shap-repeats', type=int, default=3, help='repeats of each toy SHAP timing (the BonsaiNet ones run once)')
     ap.add_argument('--agree-n', type=int, default=10, help='edges for the exact-against-shap agreement')
     ap.add_argument('--seeds', type=int, default=5, help='shap seeds for the agreement')
@@ -243,6 +308,7 @@ def main(argv=None):
     toy_samples, real_samples = [32, 64, 128, 256, 512, 1024, 2048], [32, 128, 512]
     if a.quick:
         a.repeats, mutations, a.lrc_samples, a.shap_repeats, a.agree_n, a.seeds, a.epochs = 1, [0, 2], 500, 1, 4, 2, 1
+        a.archs, a.epochs_tau = 6, 1
         toy_ns, real_ns, toy_samples, real_samples, budget = [4, 8], [2, 4], [16, 64], [16], 64
     if a.repeats < 1 or a.shap_repeats < 1 or a.seeds < 1 or not mutations or min(mutations) < 0:
         ap.error('need --repeats, --shap-repeats, --seeds >= 1 and mutation counts >= 0')
@@ -253,40 +319,79 @@ def main(argv=None):
     figs = Path(a.figure_dir) if a.figure_dir else ROOT / 'benchmarks' / 'figures'
     t_start = time.perf_counter(); load0 = os.getloadavg()[0]
     dev = 'CPU, 1 torch thread' if a.threads == 1 else f'CPU, {a.threads} torch threads'
+    parts = set(a.parts.split(','))
+    if not parts <= {'ntk', 'tau', 'shap'}: ap.error(f"--parts takes ntk, tau, shap; got {a.parts}")
+    if 'ntk' in parts: ntk_section(a, mutations, figs, out, cmd, dev, load0)
+    if 'tau' in parts: tau_section(a, out, cmd, dev)
+    if 'shap' in parts: return shap_section(a, budget, toy_ns, real_ns, toy_samples, real_samples, figs, out, cmd, dev, load0, t_start)
 
-    # 1. NTK-LRC
+
+def ntk_section(a, mutations, figs, out, cmd, dev, load0):
+
     t0 = time.perf_counter()
-    rows, res, base, t_warm = ntk_lrc_part(mutations, a.repeats, a.ntk_batch, a.lrc_samples)
-    fig1 = plot_ntk(res, figs / 'ntk_lrc_cost.png', f"slim SpiderNet (3 cells, 1 channel), {dev}; median of {a.repeats}, bar: min–max")
+    rows, res, sel, cpu, base, t_warm = ntk_lrc_part(mutations, a.repeats, a.ntk_batch, a.lrc_samples)
+    fig1 = plot_ntk(res, figs / 'ntk_lrc_cost.png', f"slim SpiderNet (3 cells, 1 channel), {dev}; TE-NAS preset, median of {a.repeats}, bar: min–max; x: old recipe")
     kmax = max(mutations)
-    singular = sum(c['on'].status != 'ok' for v in res.values() for c in v)
-    eval_ok = sum(c['eval'].status == 'ok' for v in res.values() for c in v)
-    n_cand = sum(len(v) for v in res.values())
+    new = [c['new'] for v in res.values() for c in v]
+    n_cand = len(new)
+    singular = sum(c['on'].status != 'ok' for c in new)
+    dead_sing = sum(c['on'].status == 'singular' and len(c['on'].dead) > 0 for c in new)
+    m0 = lambda k, key: med([c[key]['total'] for c in res[k]])
     body1 = (f"Algorithm 5 (§5.4.1), lines 3–8, for one random candidate: S' = a copy of the slim model S with a triangular "
              f"mutation of an edge u->v drawn uniformly from the model (`w = cell.add_node(before=v)`, edges u->w and w->v), "
              f"S'_on = S', S'_off = a copy of S' with the two new edges disconnected (`enabled = False`), and for both twins "
-             f"`ntk_lrc_score`: κ of the empirical NTK (train-mode BatchNorm, all parameters, float64 gradients by `torch.func`, as `nasbook.spider.ntk_lrc_select` computes them) "
-             f"on {a.ntk_batch} digit images, and the linear regions of the same twin rebuilt for 3×3 inputs (same weights) on "
-             f"{a.lrc_samples} 3×3 crops of digit images (TE-NAS's input). The slim model is "
-             f"`BonsaiNet((1, 8, 8), 10, scale=1, sections=['N', 'R', 'R'], handler='all', connect='minimal')` (channels 1, 2, 4), "
-             f"after {', '.join(map(str, mutations))} random triangular mutations (seeded). Every repeat scores a new random "
-             f"candidate; {a.repeats} repeats, interleaved over the model sizes, after one warm-up candidate (the first call of "
-             f"the `torch.func` Jacobian took {t_warm:.1f} s for the whole candidate); {dev}, load average {load0:.1f} at the start.\n\n"
+             f"`ntk_lrc_score`: κ of the empirical NTK on {a.ntk_batch} digit images and the linear regions of the twin's one-channel "
+             f"copy for 3×3 inputs (`lrc_copy`, same weights) on {a.lrc_samples} 3×3 crops of digit images (TE-NAS' input). "
+             f"Two recipes in the same run, on the same candidates: the **old** one Algorithm 5 used before issue 16 (all parameters, "
+             f"float64 gradients, every ReLU, one forward batch) and the **TE-NAS preset** it uses now (`PRESETS['tenas']`: parameters "
+             f"named `weight`, float32 gradients with the singular threshold (N·ε32)², ReLUs on 4-D maps only, forward batches of 1,000, "
+             f"train-mode BatchNorm). The last timing column is what the search pays per candidate: `ntk_lrc_select` measures S'_off "
+             f"once per call (it computes S; 33_ntk_lrc tests that both ways give the same trials), so a candidate costs its on twin. "
+             f"The slim model is `CellSupernet((1, 8, 8), 10, scale=1, sections=['N', 'R', 'R'], handler='all', connect='minimal')` "
+             f"(channels 1, 2, 4, the 7 DARTS operations per edge), after {', '.join(map(str, mutations))} random triangular mutations "
+             f"(seeded). {a.repeats} repeats, interleaved, after one warm-up candidate ({t_warm:.1f} s); {dev}, load average "
+             f"{load0:.1f} at the start (other jobs shared the 2 cores).\n\n"
              + '\n'.join(rows) + '\n\n'
              f"![seconds per candidate]({rel(fig1, out)})\n\n"
-             f"One candidate costs {med([c['total'] for c in res[mutations[0]]]):.1f} s at {mutations[0]} mutations and "
-             f"{med([c['total'] for c in res[kmax]]):.1f} s at {kmax} on this CPU; the thesis reports {THESIS_NTK} for a model "
-             f"comparable in size to BonsaiNet's (a candidate needs two). κ was not finite for the on twin of "
-             f"{singular} of {n_cand} candidates (status 'singular': λmin below N·eps·λmax; such a twin is never accepted); with "
-             f"train-mode BatchNorm (TE-NAS's and `ntk_lrc_score`'s default) Algorithm 5 accepted "
-             f"{sum(c['accept'] for v in res.values() for c in v)} of the {n_cand}. The same on twins in eval mode (running "
-             f"statistics; computed after the timing, not counted) had a finite κ in {eval_ok} of {n_cand}"
-             + (": the singular kernels come with the batch statistics (train-mode BatchNorm couples the samples), not with "
-                "the architecture alone.\n\n" if eval_ok > n_cand - singular else ".\n\n") +
-             f"Part time: {time.perf_counter() - t0:.0f} s.\n")
+             f"At {mutations[0]} mutations a candidate costs {m0(mutations[0], 'old'):.2f} s with the old recipe and "
+             f"{m0(mutations[0], 'new'):.2f} s with the TE-NAS preset (both twins measured), {med(sel[mutations[0]]):.2f} s in "
+             f"`ntk_lrc_select` (on twin only; {med(cpu[mutations[0]]):.2f} CPU seconds for the whole call, S included); at {kmax}: {m0(kmax, 'old'):.2f}, {m0(kmax, 'new'):.2f} and {med(sel[kmax]):.2f} s. "
+             f"The thesis reports {THESIS_NTK}. Before issue 16 this section recorded 4.45 s at 0 mutations, 12.4 s at 10 and "
+             f"26.3 s at 30 (float32, all parameters, 16 NTK images, load 4.6; 2026-11-23), and the issue measured 1.3–2.0 s at 0. "
+             f"With the TE-NAS preset κ was not finite for {singular} of {n_cand} on twins, {dead_sing} of them singular because of "
+             f"dead NTK samples (logits = output bias alone; with `weight`-only parameters one such sample zeroes a row of J), none "
+             f"for want of float32 precision. Region counts are far below the {a.lrc_samples} crops and differ between twins, so "
+             f"LRC takes part in the accept test.\n\nPart time: {time.perf_counter() - t0:.0f} s.\n")
     write_section('ntk-lrc', 'Proxies: NTK κ + linear regions of one SpiderNet mutation candidate', cmd, body1, out)
     print(body1)
 
+
+def tau_section(a, out, cmd, dev):
+    t0 = time.perf_counter()
+    rows, res = tau_part(a.archs, a.epochs_tau, a.lrc_samples, quick=a.quick)
+    acc = [r['acc'] for r in rows]
+    tab = ['| proxy | expected sign | Kendall τ with test accuracy | p-value | 95 % bootstrap interval | TE-NAS τ (NAS-Bench-201, CIFAR-100) |',
+           '|---|---|---|---|---|---|']
+    for name, ((t, p, lo, hi), ref) in res.items():
+        sign = '−' if name.startswith('κ') else ('+' if not name.startswith('param') else '?')
+        tab.append(f"| {name} | {sign} | {t:+.3f} | {p:.3g} | [{lo:+.2f}, {hi:+.2f}] | {'' if ref is None else f'{ref:+.2f}'} |")
+    n_inf = sum(math.isinf(r['kappa']) for r in rows); n_dead = sum(r['dead'] > 0 for r in rows)
+    body = (f"{len(rows)} random architectures of the SpiderNet walkthrough's space on digits (the minimal model, 4 of the 7 "
+            f"operations, scale {4 if a.quick else 8}, 0–10 random triangular mutations, 0–40 % of the operations deadheaded at "
+            f"random, re-initialised). At initialisation, on the slim copy (`slim_model`, one channel): κ with the TE-NAS preset on "
+            f"32 training images, with dead samples kept (κ = ∞ when they make the kernel singular; ranked last) and dropped, and the "
+            f"linear regions of its one-channel 3×3 copy on {a.lrc_samples} crops. Then each full model trains {a.epochs_tau} epochs "
+            f"(SGD 0.1, batch 32) on 60 % of digits and is tested on its test split (accuracy {min(acc):.3f}–{max(acc):.3f}). "
+            f"Kendall τ by `scipy.stats.kendalltau` (two-sided p), 95 % percentile intervals from 1,000 bootstrap resamples of the "
+            f"architectures. TE-NAS' τ are the values the thesis quotes from Chen et al. (2021) for NAS-Bench-201 on CIFAR-100 "
+            f"(§5.2.3, Fig. 5.1: −0.42; §5.2.4, Fig. 5.4: 0.50; §5.2.5: 0.64) — 15,625 fully trained networks, not {len(rows)} briefly "
+            f"trained ones. {n_inf} of {len(rows)} slim kernels were singular with dead samples kept ({n_dead} had dead samples); "
+            f"{dev}.\n\n" + '\n'.join(tab) + f"\n\nPart time: {time.perf_counter() - t0:.0f} s.\n")
+    write_section('proxy-tau', 'Proxies: κ and linear regions against trained accuracy', cmd, body, out)
+    print(body)
+
+
+def shap_section(a, budget, toy_ns, real_ns, toy_samples, real_samples, figs, out, cmd, dev, load0, t_start):
     # 2. SHAP
     t0 = time.perf_counter()
     toy_n = {}
@@ -366,8 +471,8 @@ def main(argv=None):
              + f".\n\nPart time: {time.perf_counter() - t0:.0f} s. Whole benchmark: {time.perf_counter() - t_start:.0f} s "
              f"(load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).\n")
     p = write_section('shap', 'Shapley edge importance: cost against edges and samples, agreement with exact values', cmd, body2, out)
-    print(body2); print(f"written to {p}; figures {fig1}, {fig2}")
-    return res, real_n, agree
+    print(body2); print(f"written to {p}; figure {fig2}")
+    return real_n, agree
 
 
 if __name__ == '__main__':

@@ -17,9 +17,10 @@ from .core import ConfigError, check_in, check_range
 from .data import batch_bounds
 
 # %% auto #0
-__all__ = ['MODES', 'PARAMS', 'PROXY_STATUSES', 'ntk_jacobian', 'ntk_gram', 'ProxyWarning', 'NTKCondition', 'kernel_condition',
-           'ntk_condition', 'activation_patterns', 'linear_regions', 'slim_copy', 'NTKLRCScore', 'ntk_lrc_score',
-           'joint_rank', 'accept_mutation']
+__all__ = ['MODES', 'PARAMS', 'PROXY_STATUSES', 'DEAD_SAMPLES', 'PRESETS', 'ntk_jacobian', 'ntk_gram', 'ProxyWarning',
+           'NTKCondition', 'singular_rtol', 'kernel_condition', 'NTKKernel', 'ntk_kernel', 'ntk_condition',
+           'activation_patterns', 'linear_regions', 'slim_copy', 'ProxySettings', 'proxy_settings', 'NTKLRCScore',
+           'ntk_lrc_score', 'joint_rank', 'accept_mutation']
 
 # %% ../nbs/31_proxies.ipynb #612d4ac6
 MODES = ('train', 'eval')
@@ -62,8 +63,9 @@ class _Mode:
         for m, t in self.flags: m.training = t
 
 # %% ../nbs/31_proxies.ipynb #8ecccb6f
-def _jacobian(model, x, mode, params, double):
-    "(J, s): the (N, P) Jacobian of the per-sample summed logits s (N,) with respect to the trainable parameters."
+def _jacobian(model, x, mode, params, double, inputs=False):
+    """(J, s) — or (J, s, dead) with `inputs` — the (N, P) Jacobian of the per-sample summed logits s (N,) with respect to
+    the trainable parameters; `dead` (N,) marks the samples whose logits do not depend on the input at all."""
     _check_model(model); check_in('mode', mode, MODES); check_in('params', params, PARAMS)
     _check_x(x, 1)
     if mode == 'train' and len(x) == 1 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -73,15 +75,17 @@ def _jacobian(model, x, mode, params, double):
     wrt = {k: p.detach() for k, p in net.named_parameters() if p.requires_grad and (params == 'all' or 'weight' in k)}
     if not wrt: raise ConfigError(f"model has no trainable parameters to differentiate with params={params!r}")
     bufs = {k: b.detach().clone() for k, b in net.named_buffers()}
-    n = len(x)
+    n, args = len(x), ((0, 2) if inputs else 0)
     def s(p, b, xb): out = _summed(functional_call(net, (p, b), (xb,)), len(xb)); return out, out.detach()
     with _Mode(net, mode):
         if mode == 'train':   # batch statistics couple the samples: differentiate the batched map θ -> (s_1..s_N)
-            jac, out = jacrev(s, has_aux=True)(wrt, bufs, x)
+            jac, out = jacrev(s, argnums=args, has_aux=True)(wrt, bufs, x)
         else:                 # samples are independent: per-sample gradients
             def s1(p, b, xi): o, a = s(p, b, xi[None]); return o[0], a[0]
-            jac, out = vmap(grad(s1, has_aux=True), in_dims=(None, None, 0))(wrt, bufs, x)
-    return torch.cat([j.reshape(n, -1) for j in jac.values()], 1), out
+            jac, out = vmap(grad(s1, argnums=args, has_aux=True), in_dims=(None, None, 0))(wrt, bufs, x)
+    jac, jx = jac if inputs else (jac, None)
+    J = torch.cat([j.reshape(n, -1) for j in jac.values()], 1)
+    return (J, out, (jx.reshape(n, -1) == 0).all(1)) if inputs else (J, out)
 
 def ntk_jacobian(model:nn.Module, # any classifier; evaluated at its current weights (use it at initialisation)
                  x:torch.Tensor, # input batch (N, ...)
@@ -107,6 +111,7 @@ class ProxyWarning(UserWarning):
     "A proxy that could not be measured (κ is inf or nan); the message says why."
 
 PROXY_STATUSES = ('ok', 'singular', 'non-finite')
+DEAD_SAMPLES = ('keep', 'drop')
 
 @dataclasses.dataclass
 class NTKCondition:
@@ -115,50 +120,98 @@ class NTKCondition:
     status:str # 'ok', 'singular' or 'non-finite'
     lam_max:float
     lam_min:float
-    n:int # samples (size of the Gram matrix)
+    n:int # samples the kernel was taken over (N, less the dropped dead samples)
     rtol:float # relative threshold below which λmin counts as 0
     message:str = ''
+    dead:tuple = () # indices of the dead samples of the batch (logits independent of the input), dropped or not
+
+def singular_rtol(n:int, # samples (size of the Gram matrix)
+                  dtype:torch.dtype=torch.float32, # dtype the gradients were computed in
+                 ) -> float:
+    "The smallest λmin/λmax a float64 Gram matrix of n samples' `dtype` gradients resolves: max((n·ε)², n·ε₆₄)."
+    check_range('n', n, 1, kind=(int, np.integer))
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point): raise ConfigError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    return max((n * torch.finfo(dtype).eps) ** 2, n * torch.finfo(torch.float64).eps)
 
 def kernel_condition(gram:torch.Tensor, # a symmetric positive semi-definite (N, N) Gram matrix
                      rtol:float|None=None, # λmin <= rtol·λmax counts as singular (default N·eps of float64)
+                     dead:Iterable[int]=(), # indices of dead samples, named in the message when the kernel is singular
                     ) -> NTKCondition:
     "The condition number of a Gram matrix by `torch.linalg.eigvalsh` in float64, with singular and non-finite cases named."
     if not isinstance(gram, torch.Tensor) or gram.ndim != 2 or gram.shape[0] != gram.shape[1] or gram.shape[0] < 2:
         raise ConfigError(f"gram must be a square (N, N) tensor with N >= 2, got {tuple(getattr(gram, 'shape', ()))}")
-    n = gram.shape[0]
-    rtol = n * torch.finfo(torch.float64).eps if rtol is None else float(check_range('rtol', rtol, 0, 1))
-    gram = gram.double()
+    n, dead = gram.shape[0], tuple(int(i) for i in dead)
+    rtol = singular_rtol(n, torch.float64) if rtol is None else float(check_range('rtol', rtol, 0, 1))
+    gram = gram.detach().double()
     if not torch.isfinite(gram).all():
         return NTKCondition(math.nan, 'non-finite', math.nan, math.nan, n, rtol,
                             "the NTK Gram matrix has NaN or infinite entries: the model's outputs or gradients are not finite "
-                            "at these weights and inputs, so κ is nan")
+                            "at these weights and inputs, so κ is nan", dead)
     lam = torch.linalg.eigvalsh(gram)
     lmin, lmax = float(lam[0]), float(lam[-1])
     if not lmax > 0 or lmin <= rtol * lmax:
+        why = (f"{len(dead)} sample(s) of the batch are dead (indices {list(dead)[:8]}{'…' if len(dead) > 8 else ''}: every unit "
+               "feeding the output is <= 0, so their logits are the output bias alone and their rows of J coincide, or vanish "
+               "without biases)" if dead else
+               "some direction is never trained (dead ReLUs, duplicate samples, fewer parameters than samples)")
         return NTKCondition(math.inf, 'singular', lmax, lmin, n, rtol,
-                            f"the NTK Gram matrix is singular (λmin = {lmin:.3g} <= rtol·λmax = {rtol:.2g}·{lmax:.3g}): some "
-                            "direction is never trained (dead ReLUs, duplicate samples, fewer parameters than samples), so κ is inf")
-    return NTKCondition(lmax / lmin, 'ok', lmax, lmin, n, rtol)
+                            f"the NTK Gram matrix is singular (λmin = {lmin:.3g} <= rtol·λmax = {rtol:.2g}·{lmax:.3g}): {why}, so κ is inf", dead)
+    return NTKCondition(lmax / lmin, 'ok', lmax, lmin, n, rtol, '', dead)
+
+@dataclasses.dataclass
+class NTKKernel:
+    "An empirical NTK Gram matrix with what is needed to judge it: which samples are dead, whether the outputs were finite."
+    gram:torch.Tensor # (N, N) float64, Θ = J Jᵀ
+    dead:torch.Tensor # (N,) bool: the sample's logits do not depend on the input (every path to the output is cut by ReLUs)
+    finite:bool # the model's outputs were finite
+    grad_dtype:torch.dtype # dtype of the gradients (sets the default singular threshold)
+
+    def condition(self, rtol:float|None=None, # singular threshold on λmin/λmax (default `singular_rtol` of the samples kept)
+                  drop:torch.Tensor|None=None, # (N,) bool: samples to leave out of the kernel (e.g. dead ones)
+                 ) -> NTKCondition:
+        "κ of the kernel over the samples not dropped; nan when the outputs were not finite."
+        keep = torch.ones(len(self.gram), dtype=torch.bool) if drop is None else ~drop.to(torch.bool).cpu()
+        dead = torch.nonzero(self.dead.cpu()).flatten().tolist()
+        n = int(keep.sum())
+        if n < 2:
+            return NTKCondition(math.inf, 'singular', math.nan, math.nan, n, math.nan,
+                                f"only {n} sample(s) left after dropping {len(self.gram) - n} dead one(s): κ needs 2, so it is inf", tuple(dead))
+        G = self.gram.cpu()[keep][:, keep]
+        c = kernel_condition(G, singular_rtol(n, self.grad_dtype) if rtol is None else rtol,
+                             [i for i in dead if keep[i]])
+        c.dead = tuple(dead)
+        if c.status != 'non-finite' and not self.finite:   # a NaN output with finite gradients (NaN × a dead unit's 0)
+            c = NTKCondition(math.nan, 'non-finite', c.lam_max, c.lam_min, c.n, c.rtol,
+                             "the model's outputs are not finite at these weights and inputs, so κ is nan", c.dead)
+        return c
+
+def ntk_kernel(model:nn.Module, # any classifier, at its current (initial) weights
+               x:torch.Tensor, # input batch (N, ...)
+               mode:str='train', # 'train' or 'eval' (BatchNorm statistics)
+               params:str='all', # 'all' or 'weight'
+               double:bool=False, # compute the gradients in float64
+              ) -> NTKKernel:
+    "The NTK Gram matrix of `model` on `x` (float64) with its dead samples marked."
+    J, out, dead = _jacobian(model, x, mode, params, double, inputs=True)
+    J = J.double()
+    return NTKKernel(J @ J.T, dead.cpu(), bool(torch.isfinite(out).all()), torch.float64 if double else _param_dtype(model))
+
+def _param_dtype(model): return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 def ntk_condition(model:nn.Module, # any classifier, at its current (initial) weights
                   x:torch.Tensor, # input batch (N, ...), N >= 2 distinct samples
                   mode:str='train', # 'train' or 'eval' (BatchNorm statistics)
                   params:str='all', # 'all' or 'weight'
                   double:bool=False, # compute the gradients in float64
-                  rtol:float|None=None, # singular threshold on λmin/λmax (default N·eps of the gradient dtype)
+                  rtol:float|None=None, # singular threshold on λmin/λmax (default `singular_rtol(N, gradient dtype)`)
+                  dead_samples:str='keep', # 'keep' dead samples in the kernel (TE-NAS, the thesis) or 'drop' them
                   details:bool=False, # return an `NTKCondition` instead of the float
                  ) -> float|NTKCondition:
     "κ = λmax/λmin of the empirical NTK (lower is more trainable); inf when singular, nan when non-finite."
     _check_x(x, 2, why='the NTK condition number needs at least 2 samples (with 1 it is always 1)')
-    J, out = _jacobian(model, x, mode, params, double)
-    J = J.double(); G = J @ J.T
-    if rtol is None:
-        dt = torch.float64 if double else next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-        rtol = len(x) * torch.finfo(dt).eps
-    c = kernel_condition(G, rtol)
-    if c.status != 'non-finite' and not torch.isfinite(out).all():   # a NaN output with finite gradients (NaN × a dead unit's 0)
-        c = NTKCondition(math.nan, 'non-finite', c.lam_max, c.lam_min, c.n, c.rtol,
-                         "the model's outputs are not finite at these weights and inputs, so κ is nan")
+    check_in('dead_samples', dead_samples, DEAD_SAMPLES)
+    k = ntk_kernel(model, x, mode, params, double)
+    c = k.condition(rtol, k.dead if dead_samples == 'drop' else None)
     if c.status != 'ok': warnings.warn(c.message, ProxyWarning, stacklevel=2)
     return c if details else c.kappa
 
@@ -172,17 +225,19 @@ def _relu_modules(model, modules):
     if bad: raise ConfigError(f"modules must be torch.nn.Module instances, got {', '.join(bad)}")
     return mods
 
-def _pattern_batches(model, x, batch_size, mode, modules):
+def _pattern_batches(model, x, batch_size, mode, modules, ndim=None):
     "Yield the (b, m) boolean activation patterns of successive batches of `x`."
     _check_model(model); check_in('mode', mode, MODES)
     _check_x(x, 1)
     if batch_size is not None: check_range('batch_size', batch_size, 1, kind=int)
+    if ndim is not None: check_range('ndim', ndim, 1, kind=int)
     mods = _relu_modules(model, modules)
     x = _like_model(model, x)
     bs = len(x) if batch_size is None else batch_size
     store, cur = [], [0]
     def hook(mod, inp, out):
-        if isinstance(out, torch.Tensor) and out.ndim >= 1 and out.shape[0] == cur[0]: store.append((out > 0).reshape(cur[0], -1))
+        if isinstance(out, torch.Tensor) and out.ndim >= 1 and out.shape[0] == cur[0] and (ndim is None or out.ndim == ndim):
+            store.append((out > 0).reshape(cur[0], -1))
     handles = [m.register_forward_hook(hook) for m in mods]
     bufs = {k: b.detach().clone() for k, b in model.named_buffers()}   # a train-mode forward must not touch the model's statistics
     width = None
@@ -191,7 +246,8 @@ def _pattern_batches(model, x, batch_size, mode, modules):
             for a, b in batch_bounds(len(x), bs):  # a trailing batch of one joins the previous (train-mode BN)
                 xb = x[a:b]; cur[0] = len(xb); store.clear()
                 functional_call(model, bufs, (xb,))
-                if not store: raise ConfigError("no hooked ReLU produced a per-sample output (batch first) on this input")
+                if not store: raise ConfigError("no hooked ReLU produced a per-sample output (batch first"
+                                                + (f", {ndim}-D" if ndim else "") + ") on this input")
                 p = torch.cat(store, 1)
                 if width is not None and p.shape[1] != width:
                     raise ConfigError(f"the activation pattern changed length between batches ({width} vs {p.shape[1]}); "
@@ -206,19 +262,21 @@ def activation_patterns(model:nn.Module, # any network with nn.ReLU modules
                         batch_size:int|None=None, # samples per forward pass (None: all at once)
                         mode:str='train', # 'train' or 'eval' (BatchNorm statistics)
                         modules:Iterable[nn.Module]|None=None, # the activation modules to hook (default: every nn.ReLU)
+                        ndim:int|None=None, # count only activations with this many dimensions (TE-NAS: 4, feature maps; None: all)
                        ) -> torch.Tensor:
     "The (n, m) boolean activation pattern (out > 0 of every hooked ReLU unit) of each sample."
-    return torch.cat([p.cpu() for p in _pattern_batches(model, x, batch_size, mode, modules)])
+    return torch.cat([p.cpu() for p in _pattern_batches(model, x, batch_size, mode, modules, ndim)])
 
 def linear_regions(model:nn.Module, # any network with nn.ReLU modules
                    x:torch.Tensor, # samples (n, ...); the count is at most n
                    batch_size:int|None=None, # samples per forward pass (None: all at once)
                    mode:str='train', # 'train' or 'eval' (BatchNorm statistics)
                    modules:Iterable[nn.Module]|None=None, # the activation modules to hook (default: every nn.ReLU)
+                   ndim:int|None=None, # count only activations with this many dimensions (TE-NAS: 4, feature maps; None: all)
                   ) -> int:
     "The number of distinct ReLU activation patterns among the samples: the linear regions the samples land in."
     seen = set()
-    for p in _pattern_batches(model, x, batch_size, mode, modules):
+    for p in _pattern_batches(model, x, batch_size, mode, modules, ndim):
         packed = np.unique(np.packbits(p.cpu().numpy(), axis=1), axis=0)
         seen.update(map(bytes, packed))
     return len(seen)
@@ -239,6 +297,28 @@ def slim_copy(builder:Callable[..., nn.Module], # builds the architecture for a 
     return m
 
 # %% ../nbs/31_proxies.ipynb #018b3481
+@dataclasses.dataclass(frozen=True)
+class ProxySettings:
+    "How κ and the region count are measured (the defaults are TE-NAS's code: `PRESETS['tenas']`)."
+    mode:str = 'train' # BatchNorm statistics for both proxies: 'train' (batch statistics) or 'eval'
+    params:str = 'weight' # κ over 'all' trainable parameters or only those named '*weight*'
+    lrc_batch:int|None = 1000 # samples per forward pass of the region count (None: all at once)
+    lrc_ndim:int|None = 4 # count only activations with this many dimensions (None: every hooked ReLU)
+    double:bool = False # float64 gradients for κ (float32 ones resolve κ up to ~1e10 with N = 32)
+    def __post_init__(self):
+        check_in('mode', self.mode, MODES); check_in('params', self.params, PARAMS)
+        if self.lrc_batch is not None: check_range('lrc_batch', self.lrc_batch, 1, kind=int)
+        if self.lrc_ndim is not None: check_range('lrc_ndim', self.lrc_ndim, 1, kind=int)
+
+PRESETS = {'tenas': ProxySettings(), 'nasbook': ProxySettings(params='all', lrc_batch=None, lrc_ndim=None)}
+
+def proxy_settings(preset:str|ProxySettings, # a name of PRESETS or a ProxySettings
+                  ) -> ProxySettings:
+    "The `ProxySettings` a preset name stands for (a `ProxySettings` is returned as it is)."
+    if isinstance(preset, ProxySettings): return preset
+    check_in('preset', preset, tuple(PRESETS))
+    return PRESETS[preset]
+
 @dataclasses.dataclass
 class NTKLRCScore:
     "The two train-free proxies of one candidate and the seconds they took."
@@ -248,25 +328,25 @@ class NTKLRCScore:
     ntk_seconds:float = math.nan
     lrc_seconds:float = math.nan
     status:str = 'ok' # the NTK status: 'ok', 'singular' or 'non-finite'
+    dead:tuple = () # indices of the NTK batch's dead samples (logits independent of the input)
 
 def ntk_lrc_score(model:nn.Module, # the candidate (at initialisation)
                   x:torch.Tensor, # NTK batch (N >= 2 distinct samples)
                   lrc_model:nn.Module|None=None, # network to count regions on, e.g. `slim_copy(...)` (default: model)
-                  lrc_x:torch.Tensor|None=None, # samples for the region count (default: x)
-                  mode:str='train', # BatchNorm statistics for both proxies: 'train' or 'eval'
-                  params:str='all', # NTK parameters: 'all' or 'weight'
-                  batch_size:int|None=None, # forward batch of the region count (None: all at once)
-                  double:bool=False, # float64 gradients for κ (resolves κ up to ~1e14 instead of ~1e5)
+                  lrc_x:torch.Tensor|None=None, # samples for the region count, e.g. 3,000 3×3 crops (default: x)
+                  preset:str|ProxySettings='tenas', # how both are measured: 'tenas', 'nasbook' or a ProxySettings
+                  dead_samples:str='keep', # 'keep' dead samples in the kernel (TE-NAS) or 'drop' them
                  ) -> NTKLRCScore:
-    "κ of `model` on `x` and the linear-region count of `lrc_model` on `lrc_x`, timed."
+    "κ of `model` on `x` and the linear-region count of `lrc_model` on `lrc_x`, measured as `preset` says, timed."
+    ps = proxy_settings(preset)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', ProxyWarning)   # the status is returned instead
-        c = ntk_condition(model, x, mode, params, double=double, details=True)
+        c = ntk_condition(model, x, ps.mode, ps.params, ps.double, dead_samples=dead_samples, details=True)
     t1 = time.perf_counter()
-    lrc = linear_regions(model if lrc_model is None else lrc_model, x if lrc_x is None else lrc_x, batch_size, mode)
+    lrc = linear_regions(model if lrc_model is None else lrc_model, x if lrc_x is None else lrc_x, ps.lrc_batch, ps.mode, ndim=ps.lrc_ndim)
     t2 = time.perf_counter()
-    return NTKLRCScore(c.kappa, lrc, t2 - t0, t1 - t0, t2 - t1, c.status)
+    return NTKLRCScore(c.kappa, lrc, t2 - t0, t1 - t0, t2 - t1, c.status, c.dead)
 
 def _numbers(name, v):
     try: a = np.asarray(v, dtype=float) if not isinstance(v, torch.Tensor) else v.detach().double().cpu().numpy()

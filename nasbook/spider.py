@@ -27,8 +27,8 @@ from .memory import get_memory, MEMORY_MODELS, edge_bytes, model_bytes, fits_mem
 # %% auto #0
 __all__ = ['STATISTICS', 'DIRECTIONS', 'MUTATION_METRICS', 'THESIS_DH', 'THESIS_FINAL_DH', 'VARIANTS', 'spider_model', 'Mutation',
            'parse_edge', 'get_edge', 'triangular_mutation', 'random_mutations', 'reinitialize', 'parse_metric',
-           'edge_scores', 'select_edges', 'NTKLRCChoice', 'slim_model', 'ntk_lrc_select', 'thesis_dh_fractions',
-           'random_deadhead_count', 'random_deadheads', 'SpiderConfig', 'SpiderSearch', 'spider_search']
+           'edge_scores', 'select_edges', 'thesis_dh_fractions', 'random_deadhead_count', 'random_deadheads',
+           'SpiderConfig', 'SpiderSearch', 'spider_search']
 
 # %% ../nbs/30_spider.ipynb #a8f3acac
 def spider_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
@@ -199,65 +199,7 @@ def select_edges(scores:dict, # edge name -> score, as edge_scores returns
     return out
 
 # %% ../nbs/30_spider.ipynb #3da304bd
-@dataclass
-class NTKLRCChoice:
-    "The outcome of Algorithm 5."
-    edge:str|None # the chosen edge, or None
-    reason:str # 'ok', 'no good mutation' or 'memory'
-    seconds:float # wall time of the whole selection
-    trials:list # per candidate tried: edge, kappa_on, kappa_off, lrc_on, lrc_off, good
-    candidate:str|None = None # the best good mutation before the memory gate
-
-def slim_model(model:CellSupernet, scale:int=1) -> CellSupernet:
-    "The same genotype at `scale` channels (TE-NAS' slim model; §5.2.3), on the model's device."
-    _check_model(model); check_range('scale', scale, 1, kind=int)
-    g = model.to_dict(); g['config']['scale'] = scale
-    return CellSupernet.from_dict(g).to(next(model.parameters()).device)
-
-def ntk_lrc_select(model:CellSupernet, # the full model M (only read)
-                   x:torch.Tensor, # fixed input batch for κ and the linear regions (N >= 2)
-                   n_good:int=3, # stop sampling after this many good mutations
-                   size_budget:float|None=None, # s_max in bytes for the memory gate (None: no limit)
-                   seed:int=0, # seeds the slim model's weights, the new edges and the edge order
-                   edges:list|None=None, # candidate edge names (default: every edge of M; e.g. one cell's)
-                   size_of_edge:Callable|None=None, model_size:Callable|None=None, # the gate's sizes (default: estimates)
-                   lrc_x:torch.Tensor|None=None, # samples for the region count (default: x)
-                   scale:int=1, # channels of the slim model
-                   details:bool=False, # return an NTKLRCChoice instead of the edge name
-                  ):
-    "Algorithm 5: the mutation with the best joint NTK-LRC among the first n_good that lower κ and raise LRC, if it fits."
-    from nasbook.proxies import ntk_condition, linear_regions, joint_rank, accept_mutation, ProxyWarning
-    t0 = time.perf_counter()
-    _check_model(model); check_range('n_good', n_good, 1, kind=int); check_range('seed', seed, 0, kind=(int, np.integer))
-    if size_budget is not None: check_range('size_budget', size_budget, 0, lo_open=True)
-    names = [n for n, _ in model.edges()] if edges is None else list(edges)
-    if not names: raise ConfigError("edges is empty; give at least one candidate edge name")
-    for n in names: parse_edge(model, n)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        S = slim_model(model, scale)
-        trials, good = [], []
-        for j in np.random.default_rng(seed).permutation(len(names)):
-            e = names[j]
-            on = copy.deepcopy(S)
-            mut = triangular_mutation(on, e)
-            off = copy.deepcopy(on)
-            for n in mut.edges: get_edge(off, n).enabled = False
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', ProxyWarning)     # a singular NTK gives κ = inf: not good
-                k_on, k_off = ntk_condition(on, x, double=True), ntk_condition(off, x, double=True)   # float64: κ of 1e5+ stays resolvable
-            lx = x if lrc_x is None else lrc_x
-            l_on, l_off = linear_regions(on, lx), linear_regions(off, lx)
-            ok = accept_mutation(k_on, k_off, l_on, l_off)
-            trials.append(dict(edge=e, kappa_on=float(k_on), kappa_off=float(k_off), lrc_on=int(l_on), lrc_off=int(l_off), good=bool(ok)))
-            if ok: good.append(trials[-1])
-            if len(good) >= n_good: break
-    if not good: res = NTKLRCChoice(None, 'no good mutation', time.perf_counter() - t0, trials)
-    else:
-        best = good[int(np.argmin(joint_rank([g['kappa_on'] for g in good], [g['lrc_on'] for g in good])))]['edge']
-        ok = fits_memory(model, best, size_budget, size_of_edge, model_size)
-        res = NTKLRCChoice(best if ok else None, 'ok' if ok else 'memory', time.perf_counter() - t0, trials, best)
-    return res if details else res.edge
+from .ntk_lrc import NTKLRCChoice, slim_model, lrc_crops, ntk_lrc_select   # Algorithm 5 (33_ntk_lrc), used by the search
 
 # %% ../nbs/30_spider.ipynb #b069b049
 THESIS_DH = (4, 2, 5, 4, 7, 13, 10, 11, 14, 13, 15, 17, 16, 24, 26, 22)
@@ -315,7 +257,10 @@ class SpiderConfig(Config):
     dh_template:list|None = None # per-cycle deadhead counts for variants 1 and 4 (None: the thesis' vector, scaled)
     final_random_deadheads:int|None = None # variant 1: random deadheads before the final training (None: thesis' 153, scaled)
     n_good:int = 3 # Algorithm 5's sample size
-    ntk_batch:int = 32 # fixed training images for κ and LRC
+    ntk_batch:int = 32 # fixed training images for κ (Algorithm 5)
+    lrc_samples:int = 3000 # one-channel 3×3 crops of training images for the region count (TE-NAS: 3,000)
+    ntk_preset:str = 'tenas' # how Algorithm 5 measures κ and LRC: 'tenas' or 'nasbook' (nasbook.proxies.PRESETS)
+    dead_samples:str = 'keep' # Algorithm 5's dead NTK samples: 'keep' (the thesis: a twin they make singular is rejected) or 'drop'
     shap_batch:int = 128 # fixed training images for the SHAP metric
     shap_method:str = 'auto' # see edge_scores
     shap_nsamples:int|None = None # shap's evaluation budget for the sampled methods (None: 10 per edge)
@@ -323,11 +268,12 @@ class SpiderConfig(Config):
     def __post_init__(self):
         check_in('metric', self.metric, MUTATION_METRICS); check_in('random_variant', self.random_variant, VARIANTS)
         check_in('memory', self.memory, MEMORY_MODELS)
-        for k in ('cycles', 'epochs_per_cycle', 'train_epochs', 'batch_size', 'n_good', 'ntk_batch', 'shap_batch'):
+        for k in ('cycles', 'epochs_per_cycle', 'train_epochs', 'batch_size', 'n_good', 'ntk_batch', 'lrc_samples', 'shap_batch'):
             check_range(k, getattr(self, k), 1, kind=int)
         check_range('mutations_per_cycle', self.mutations_per_cycle, 0, kind=int); check_range('seed', self.seed, 0, kind=int)
         check_range('lr', self.lr, 0, lo_open=True); check_range('weight_decay', self.weight_decay, 0)
         check_in('shap_method', self.shap_method, ('auto', 'exact', 'kernel', 'permutation'))
+        check_in('ntk_preset', self.ntk_preset, ('tenas', 'nasbook')); check_in('dead_samples', self.dead_samples, ('keep', 'drop'))
         if self.window is not None: check_range('window', self.window, 1, kind=int)
         if self.memory_budget is not None: parse_budget(self.memory_budget, 'bytes', 'memory_budget', of=1., max_percent=None)
         if self.dh_template is not None:
@@ -509,6 +455,8 @@ def _mutate(self:SpiderSearch, search, cur) -> dict:
         else: skipped.append(e)
     if stat == 'ntk-lrc':
         x = _first(self.data.train, cfg.ntk_batch)[0]
+        imgs = _first(self.data.train, min(cfg.lrc_samples, len(self.data.train)))[0]
+        lrc_x = lrc_crops(imgs, cfg.lrc_samples, seed=derive_seed(cfg.seed, 'lrc'))    # the same crops every cycle
         groups = [[c] for c in range(len(model.cells))] if cfg.per_cell else [list(range(len(model.cells)))]
         per = n // len(groups)
         rec['ntk_lrc'] = []
@@ -516,8 +464,13 @@ def _mutate(self:SpiderSearch, search, cur) -> dict:
             for j in range(per):
                 names = [nm for nm, _ in model.edges() if int(nm.split('/')[0][1:]) in cells]
                 ch = ntk_lrc_select(model, x, cfg.n_good, self.state['budget'], derive_seed(sd, 'ntk', g, j), names,
-                                    self.size_of_edge, self.model_size, details=True)
-                rec['ntk_lrc'].append(dict(edge=ch.edge, reason=ch.reason, seconds=ch.seconds, trials=len(ch.trials)))
+                                    self.size_of_edge, self.model_size, lrc_x=lrc_x, preset=cfg.ntk_preset,
+                                    dead_samples=cfg.dead_samples, details=True)
+                rec['ntk_lrc'].append(dict(edge=ch.edge, reason=ch.reason, seconds=ch.seconds, trials=len(ch.trials),
+                                           good=sum(t['good'] for t in ch.trials), lrc=[(t['lrc_on'], t['lrc_off']) for t in ch.trials],
+                                           lrc_rejects=sum(math.isfinite(t['kappa_on']) and t['kappa_on'] <= t['kappa_off'] and t['lrc_on'] < t['lrc_off'] for t in ch.trials),
+                                           singular_on=sum(math.isinf(t['kappa_on']) for t in ch.trials),
+                                           dead_on=[t['dead_on'] for t in ch.trials]))
                 if ch.edge is not None: mutate(ch.edge)
                 elif ch.reason == 'memory': skipped.append(ch.candidate)
     else:

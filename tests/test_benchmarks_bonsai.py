@@ -31,10 +31,11 @@ def test_bench_pruners_runs(tmp_path):
 
 def test_bench_proxies_runs(tmp_path):
     text = run('bench_proxies.py', tmp_path)
-    for m in ('ntk-lrc', 'shap'):
+    for m in ('ntk-lrc', 'proxy-tau', 'shap'):
         assert f'<!-- bench:{m} -->' in text and f'<!-- /bench:{m} -->' in text
     assert 'Command: `python benchmarks/bench_proxies.py --quick' in text
     assert '| 0 | 6 / 9 / 63 | 3,546 |' in text and '| 2 | 8 / 13 / 91 |' in text and '≈60 s per model, GPU' in text
+    assert '| LRC (500 3×3 crops, one-channel copy) | + |' in text and '| -0.42 |' in text and '| +0.64 |' in text
     assert '| 4 | toy |' in text and '| 4 | BonsaiNet |' in text and '| 16 |' in text
     assert 'identical estimates to the timed BonsaiNet runs' in text
     assert '![seconds per candidate](ntk_lrc_cost.png)' in text and '![SHAP cost and agreement](shap_cost.png)' in text

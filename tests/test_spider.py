@@ -74,3 +74,14 @@ def test_resume_two_then_three_cycles_matches_uninterrupted(tmp_path):
     assert rest['genotype'] == two['genotype'] and rest['test_top1'] == pytest.approx(two['test_top1'], abs=1e-6)
     with pytest.raises(ConfigError, match='other settings'):
         spider_search(start, data, cycles=3, out_dir=a, **dict(kw, metric='max-mean'))
+
+def test_ntk_lrc_settings_are_checked_and_reach_algorithm_5():
+    "The Algorithm 5 settings of a search (issue 16): TE-NAS' preset, 3,000 crops and the thesis' dead-sample rule by default."
+    cfg = SpiderConfig(metric='ntk-lrc')
+    assert (cfg.ntk_preset, cfg.lrc_samples, cfg.dead_samples) == ('tenas', 3000, 'keep')
+    with pytest.raises(ConfigError, match="ntk_preset='te-nas' is not allowed"): SpiderConfig(ntk_preset='te-nas')
+    with pytest.raises(ConfigError, match="dead_samples='skip' is not allowed"): SpiderConfig(dead_samples='skip')
+    with pytest.raises(ConfigError, match='lrc_samples=0 is too small'): SpiderConfig(lrc_samples=0)
+    from nasbook.spider import ntk_lrc_select as from_spider
+    from nasbook.ntk_lrc import ntk_lrc_select
+    assert from_spider is ntk_lrc_select                                   # Algorithm 5 lives in ntk_lrc; spider uses it
