@@ -37,6 +37,7 @@ COMMANDS = {
               '--quiet'],
     'nasrl': ['nasrl', '--budget', '4', '--epochs', '1', '--controller-batch', '2', '--seed', '1', '--quiet'],
     'nasnet': ['nasnet', '--budget', '4', '--epochs', '1', '--blocks', '2', '--controller-batch', '2', '--seed', '1', '--quiet'],
+    'train': ['train', '--space', 'cnn-widths', '--config', '{"w1": 8, "w2": 16}', '--epochs', '4', '--seed', '1', '--quiet'],
 }
 # ways to die: a timer (anywhere), or inside the n-th write of a kind
 MODES = ('timer', 'journal:half', 'atomic:half', 'atomic:rename')
