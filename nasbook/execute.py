@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .core import ConfigError, NasbookError, STATUSES, check_in, check_range, set_seed
-from .data import get_dataset
+from .data import DataBundle, get_dataset
 from .train import Trainer, Diverged, small_cnn
 
 # %% auto #0
@@ -87,7 +87,7 @@ def count_params(model): return sum(p.numel() for p in model.parameters())
 class TrainEvaluator:
     "Build, train and validate a model for each configuration."
     def __init__(self, build:Callable=build_small_cnn, # module-level fn(config, bundle) -> nn.Module
-                 dataset:str='digits', # a name for `get_dataset`
+                 dataset:str='digits', # a name for `get_dataset`, or a `DataBundle` itself (e.g. a proxy set)
                  epochs:int=5, batch_size:int=32, lr:float=0.1, momentum:float=0.9, weight_decay:float=3e-4,
                  schedule:str='cosine', data_kw:dict|None=None, # more arguments for get_dataset (root, classes, fraction)
                  threads:int|None=1, # torch threads per evaluation (1: identical results in every executor)
@@ -99,7 +99,7 @@ class TrainEvaluator:
         self.momentum, self.weight_decay, self.schedule, self.data_kw = momentum, weight_decay, schedule, dict(data_kw or {})
         self.threads, self.device, self.test = threads, device, test
     def describe(self):
-        return {'evaluator': 'train', 'build': f"{self.build.__module__}.{self.build.__qualname__}", 'dataset': self.dataset,
+        return {'evaluator': 'train', 'build': f"{self.build.__module__}.{self.build.__qualname__}", 'dataset': self.dataset if isinstance(self.dataset, str) else self.dataset.name,
                 'epochs': self.epochs, 'batch_size': self.batch_size, 'lr': self.lr, 'schedule': self.schedule,
                 'data_kw': {k: str(v) for k, v in self.data_kw.items()}}
     def __call__(self, config, seed):
@@ -107,7 +107,7 @@ class TrainEvaluator:
         if self.threads: torch.set_num_threads(self.threads)
         try:
             t0 = time.perf_counter()
-            bundle = cached_dataset(self.dataset, **self.data_kw)
+            bundle = self.dataset if isinstance(self.dataset, DataBundle) else cached_dataset(self.dataset, **self.data_kw)
             set_seed(seed)
             model = self.build(config, bundle)
             trl, val, tel = bundle.loaders(self.batch_size, seed=seed)
