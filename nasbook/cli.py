@@ -497,7 +497,7 @@ def cmd_transfer(args):
         target = {'dataset': args.target, 'train': args.target_train, 'test': args.target_test, 'root': args.root}
         pr = TransferProtocol(C=args.channels, N=args.cells_n, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
         with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
-            run_study(out, args.methods, args.sources, args.seeds, target, pr, SearchScale(seconds=args.budget), ex, args.parallel, not args.quiet)
+            run_study(out, args.methods, args.sources, args.seeds, target, pr, SearchScale(seconds=args.budget, evaluations=args.evaluations), ex, args.parallel, not args.quiet)
     j = out / 'journal.jsonl'
     if not j.exists(): raise ConfigError(f"--report {out}: no journal.jsonl there; run a study with --out {out} first")
     rep = study_report(Journal(j).records)
@@ -518,6 +518,7 @@ def _add_transfer(sub):
     p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
     p.add_argument('--seeds', type=_positive(int), default=3, help='seeds per method and source')
     p.add_argument('--budget', type=_positive(float), default=60., help='search wall time per grid cell, seconds')
+    p.add_argument('--evaluations', type=_positive(int), default=None, help='reproducible budget instead: evaluations (random, nasnet) or search epochs (nasib) per grid cell')
     p.add_argument('--epochs', type=_positive(int), default=3, help='epochs of the fixed retraining protocol')
     p.add_argument('--channels', type=_positive(int), default=8, help='C of the target macro network')
     p.add_argument('--cells-n', type=_positive(int), default=1, help='N: normal cells per stage of the macro network')

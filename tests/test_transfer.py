@@ -8,7 +8,7 @@ from nasbook.core import ConfigError, Journal
 from nasbook.data import get_dataset
 from nasbook.transfer import (make_proxy, proxy_report, class_counts, subsample, load_source, parse_source, TransferNet, from_nasnet,
                               from_nasib, from_cells, rank_agreement, rank_table, bootstrap_tau, source_target_taus, study_grid,
-                              search_cell, METHODS, TransferProtocol, SearchScale)
+                              search_cell, run_study, METHODS, TransferProtocol, SearchScale)
 from conftest import require_fashion
 
 HERE = Path(__file__).parent
@@ -110,6 +110,16 @@ def test_study_grid_resumes_after_sigkill(tmp_path):
     assert [(r['config']['method'], r['config']['source']) for r in recs] == \
            [('random', 'digits-classes5'), ('nasib', 'digits-classes5'), ('random', 'digits-frac50'), ('nasib', 'digits-frac50')]
     assert all(r['status'] == 'ok' and 0 <= r['meta']['source_top1'] <= 1 for r in recs)
+
+def test_seeded_study_is_reproducible(tmp_path):
+    "With counted budgets (evaluations, epochs) a study gives the same numbers run to run, in two folders."
+    kw = dict(methods=['random', 'nasib', 'spider'], sources=['digits-frac50'], seeds=1, target={'dataset': 'digits', 'train': 300, 'test': 150},
+              protocol=TransferProtocol(C=4, epochs=1), scale=SearchScale(evaluations=2, nasib_layers=3, nasib_m=2, scale=4, spider_cycles=1),
+              progress=False)
+    a, b = run_study(tmp_path/'a', **kw), run_study(tmp_path/'b', **kw)
+    key = lambda r: (r['config'], r['value'], r['meta']['source_top1'], r['meta']['spec'], r['meta']['genotype'])
+    assert [key(r) for r in a.records] == [key(r) for r in b.records] and a.evaluated == b.evaluated == 3
+    assert [r['meta']['evaluations'] for r in a.records][:2] == [2, 2]       # 2 cells evaluated by random, 2 NASIB epochs
 
 def test_bad_input(digits):
     with pytest.raises(ConfigError, match=r"method='darts' is not allowed"): study_grid(['random', 'darts'], ['digits'], 1)
