@@ -18,7 +18,8 @@ from .spline_search import SplineSearch
 __all__ = ['SPACES', 'COMMANDS', 'ONE_SHOT_NO_DDP', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets',
            'search_with_args', 'run_named_search', 'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider',
            'load_checkpoint', 'cmd_shap_edges', 'add_data_args', 'add_search_args', 'parser', 'main',
-           'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib', 'train_model', 'build_from_spec', 'cmd_train']
+           'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib', 'train_model', 'build_from_spec', 'cmd_train',
+           'cmd_transfer']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
 def cnn_width_space() -> SearchSpace:
@@ -621,3 +622,55 @@ def _add_train(sub):
     p.set_defaults(func=cmd_train)
 
 COMMANDS['train'] = _add_train
+
+# %% ../nbs/80_cli.ipynb #b9f5dbf2
+def _str_list(s): return [x.strip() for x in s.split(',') if x.strip()]
+
+def cmd_transfer(args):
+    from nasbook.transfer import run_study, study_report, format_report, plot_transfer, TransferProtocol, SearchScale, study_grid
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    if (args.out is None) == (args.report is None): raise ConfigError("give --out DIR (run or resume a study) or --report DIR (redraw one), not both")
+    out = Path(args.report or args.out)
+    if args.report is None:
+        study_grid(args.methods, args.sources, args.seeds)     # check the names before loading anything
+        target = {'dataset': args.target, 'train': args.target_train, 'test': args.target_test, 'root': args.root}
+        pr = TransferProtocol(C=args.channels, N=args.cells_n, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+        with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
+            run_study(out, args.methods, args.sources, args.seeds, target, pr, SearchScale(seconds=args.budget, evaluations=args.evaluations), ex, args.parallel, not args.quiet)
+    j = out / 'journal.jsonl'
+    if not j.exists(): raise ConfigError(f"--report {out}: no journal.jsonl there; run a study with --out {out} first")
+    rep = study_report(Journal(j).records)
+    text = format_report(rep); print(text)
+    atomic_write(out / 'report.txt', text + '\n')
+    ax = plot_transfer(rep['cells']); ax.figure.savefig(out / 'transfer.png', dpi=100); plt.close(ax.figure)
+    print(f"journal: {j}  report: {out/'report.txt'}  figure: {out/'transfer.png'}")
+    return rep
+
+def _add_transfer(sub):
+    p = sub.add_parser('transfer', help='NASTransfer: search cells on sources, transfer them to a target, compare method rankings (Panda et al.)')
+    p.add_argument('--methods', type=_str_list, default=['random', 'nasnet', 'nasib', 'bonsai', 'spider'], help='comma list of random,nasnet,nasib,bonsai,spider')
+    p.add_argument('--sources', type=_str_list, default=['digits', 'fmnist-classes5', 'fmnist-frac50'],
+                   help='comma list: digits (another dataset), fmnist-classesK, fmnist-fracP, fmnist-ltR, fmnist-resS (proxies of the target)')
+    p.add_argument('--target', default='fashion-mnist', choices=['fashion-mnist', 'digits', 'mnist', 'cifar10'], help='the large dataset')
+    p.add_argument('--target-train', type=_positive(int), default=10_000, help='training images of the target (stratified subset)')
+    p.add_argument('--target-test', type=_positive(int), default=None, help='test images of the target (default: all)')
+    p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
+    p.add_argument('--seeds', type=_positive(int), default=3, help='seeds per method and source')
+    p.add_argument('--budget', type=_positive(float), default=60., help='search wall time per grid cell, seconds')
+    p.add_argument('--evaluations', type=_positive(int), default=None, help='reproducible budget instead: evaluations (random, nasnet) or search epochs (nasib) per grid cell')
+    p.add_argument('--epochs', type=_positive(int), default=3, help='epochs of the fixed retraining protocol')
+    p.add_argument('--channels', type=_positive(int), default=8, help='C of the target macro network')
+    p.add_argument('--cells-n', type=_positive(int), default=1, help='N: normal cells per stage of the macro network')
+    p.add_argument('--batch-size', type=_positive(int), default=64); p.add_argument('--lr', type=_positive(float), default=0.05)
+    p.add_argument('--out', default=None, help='study folder: journal.jsonl, study.json, report.txt, transfer.png (rerun to resume)')
+    p.add_argument('--report', default=None, help='redraw the tables and figure of the study in this folder (no training)')
+    p.add_argument('--executor', default='local', choices=['local', 'process', 'ray'], help='where grid cells run')
+    p.add_argument('--workers', type=_positive(int), default=2, help='processes (process) or CPUs (ray)')
+    p.add_argument('--parallel', type=_positive(int), default=1, help='grid cells evaluated at once')
+    p.add_argument('--address', default=None, help="ray: an existing cluster, 'auto' or HOST:PORT")
+    p.add_argument('--cpus-per-eval', type=_positive(float), default=1., help='ray: CPUs reserved for each grid cell')
+    p.add_argument('--gpus-per-eval', type=_nonneg_float, default=0., help='ray: GPUs reserved for each grid cell')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=cmd_transfer)
+
+COMMANDS['transfer'] = _add_transfer

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .core import ConfigError, NasbookError, STATUSES, check_in, check_range, set_seed
-from .data import get_dataset
+from .data import DataBundle, get_dataset
 from .train import Trainer, Diverged, small_cnn, run_distributed, in_distributed_job
 
 # %% auto #0
@@ -113,7 +113,7 @@ class TrainEvaluator:
     batch size stays the global batch, so the result matches one process up to BatchNorm and rounding).
     Raises `ConfigError` for arguments out of range."""
     def __init__(self, build:Callable=build_small_cnn, # module-level fn(config, bundle) -> nn.Module
-                 dataset:str='digits', # a name for `get_dataset`
+                 dataset:str|DataBundle='digits', # a name for `get_dataset`, or a `DataBundle` itself (e.g. a proxy set)
                  epochs:int=5, # training epochs per evaluation (>= 1)
                  batch_size:int=32, # training batch (global: split over `nproc` processes, so a multiple of it)
                  lr:float=0.1, # peak learning rate
@@ -136,7 +136,7 @@ class TrainEvaluator:
         self.threads, self.device, self.test, self.nproc = threads, device, test, nproc
     def describe(self) -> dict:
         "What this evaluator measures, for the journal (a search resumes only against the same description)."
-        d = {'evaluator': 'train', 'build': f"{self.build.__module__}.{self.build.__qualname__}", 'dataset': self.dataset,
+        d = {'evaluator': 'train', 'build': f"{self.build.__module__}.{self.build.__qualname__}", 'dataset': self.dataset if isinstance(self.dataset, str) else self.dataset.name,
              'epochs': self.epochs, 'batch_size': self.batch_size, 'lr': self.lr, 'schedule': self.schedule,
              'data_kw': {k: str(v) for k, v in self.data_kw.items()}}
         if self.nproc > 1: d['nproc'] = self.nproc   # journals of one-process searches keep their old description
@@ -154,7 +154,7 @@ class TrainEvaluator:
         if self.threads: torch.set_num_threads(self.threads)
         try:
             t0 = time.perf_counter()
-            bundle = cached_dataset(self.dataset, **self.data_kw)
+            bundle = self.dataset if isinstance(self.dataset, DataBundle) else cached_dataset(self.dataset, **self.data_kw)
             set_seed(seed)
             model = self.build(config, bundle)
             trl, val, tel = bundle.loaders(self.batch_size, seed=seed)
