@@ -373,7 +373,7 @@ def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass
                   progress:bool=True, # show a progress bar over the epochs
                   stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
                   **kw, # BonsaiConfig fields, used when `cfg` is None
-                 ) -> OneShotResult:
+                 ) -> OneShotResult: # genotype, accuracies, history, seconds, the method's extras and the model (finished=False when stopped early)
     "Run Algorithm 4 (or Random 1/2 with `random_variant`) on the shared one-shot loop, resumably; return its `OneShotResult`."
     cfg = cfg or BonsaiConfig(**kw)
     if out_dir is not None and (Path(out_dir) / 'state.json').exists() and not (Path(out_dir) / 'checkpoint.pt').exists():

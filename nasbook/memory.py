@@ -548,7 +548,7 @@ def get_memory(kind:str='measured', # one of MEMORY_MODELS
                batch_size:int=64, # B
                device=None, # device a measured backend measures on
                **kw, # further MeasuredMemory arguments (sizing, cache, reps)
-              ) -> MemoryModel:
+              ) -> MemoryModel: # a MeasuredMemory or EstimatedMemory
     "The memory model called `kind` ('measured' or 'estimated')."
     check_in('memory', kind, MEMORY_MODELS)
     if kind == 'estimated':
