@@ -72,11 +72,14 @@ class CompressionLoss(Callback):
     order = 5
     def __init__(self, lam:float=0.1, # λ of Eq. 4.19, >= 0 (0 switches the loss off)
                  cells=(), # indices of the cells whose soft compression is penalised (none: no loss)
-                 aim:float=1., # c_aim of Eq. 4.18, the compression aimed at, in [0, 1]
+                 aim:float=1., # c̄_aim of Eq. 4.32 (Eq. 4.31's overshooting aim of the target), in [0, 1]
                 ):
         self.lam, self.cells, self.aim, self.last = lam, list(cells), aim, None
-    def before_epoch(self): self.last = None   # the log shows this epoch's loss, or None when none was applied
+    def before_epoch(self):
+        "Forget the last epoch's value: the log shows this epoch's compression loss, or None when none was applied."
+        self.last = None
     def after_loss(self):
+        "Add λ·‖c̄ − c̄_aim‖ (Eqs. 4.19, 4.32) to the trainer's loss when λ > 0 and cells are chosen; keep its value in `last`."
         if self.lam <= 0 or not self.cells: return
         cbar = torch.stack([cell_compression(self.trainer.model, i) for i in self.cells])
         comp = compression.compression_loss(cbar, self.aim)
@@ -159,7 +162,7 @@ def random_variant_model(config:dict, # the CellSupernet config of the run
                          sizes:dict, # pruner key -> operation size in bytes
                          seed:int=0, # seed of the random operation choice
                         ) -> CellSupernet: # all sections grown, randomly deadheaded
-    "The untrained random model of Random 1 (stage-1 compressions, last section full) or Random 2 (final compressions) (§4.10); raises ValueError for another `variant`, ConfigError when `template` lacks one compression per section."
+    "The untrained random model of Random 1 (stage-1 compressions, last section full) or Random 2 (final compressions) (§4.10); raises ConfigError for another `variant` or when `template` lacks one compression per section."
     check_in('random_variant', variant, (1, 2))
     key = 'stage1_compression' if variant == 1 else 'final_compression'
     comps = template.get(key)
@@ -175,7 +178,7 @@ def random_variant_model(config:dict, # the CellSupernet config of the run
 @dataclass
 class BonsaiConfig(Config):
     "Everything a Bonsai run depends on (saved with its checkpoint; a resumed run must match)."
-    dataset:str = 'digits' # dataset name for `get_dataset` ('digits', 'fashion_mnist', ...)
+    dataset:str = 'digits' # one of nasbook.data.DATASETS ('digits', 'fashion-mnist', ...)
     fraction:float|None = None # use this fraction of the training images (proxy)
     scale:int = 8 # channels of the stem and the first cell, >= 1 (§4.7)
     sections:list = field(default_factory=lambda: ['N', 'R', 'R']) # cell kinds per section: strings of 'N' (normal) / 'R' (reduction) cells, e.g. ['NN', 'R', 'NN'] (§4.7)
@@ -189,13 +192,13 @@ class BonsaiConfig(Config):
     reinit:bool = True # re-initialise after a cycle that misses the target (§4.5.3)
     double_lambda:bool = False # double λ after such a cycle
     batch_size:int = 64 # training images per step, >= 1 (also the batch of the size probes)
-    lr:float = 0.05 # initial SGD learning rate, > 0 (cosine schedule of the Trainer)
+    lr:float = 0.05 # initial SGD learning rate, > 0 (decayed by the Trainer's schedule)
     weight_decay:float = 3e-4 # SGD weight decay
     seed:int = 0 # seed of data split, initialisation and operation choices
     search_depth:int = 6 # Algorithm 3's tree depth
     sandbox:bool = False # size probes in a subprocess
     sizing:str = 'algorithm1' # operation sizes: 'algorithm1' (the thesis, §4.5.1) or 'context' (they add up inside a network; nasbook.memory)
-    max_search_epochs:int|None = None # search epochs before the forced-deadhead fallback (None: epochs // 2)
+    max_search_epochs:int|None = None # search epochs before the forced-deadhead fallback (None: max(1, epochs // 2))
     random_variant:int|None = None # 1 or 2: Algorithms 7 / 8
     template:dict|None = None # result of the Bonsai run a random baseline emulates
     def __post_init__(self):
@@ -278,7 +281,7 @@ def prepare(self:BonsaiMethod, search, # the OneShotSearch running this method (
 def before_epoch(self:BonsaiMethod, search, # the OneShotSearch running this method
                  epoch, # the epoch about to run
                 ):
-    "Point the compression loss at the cells grown so far and this section's target (Eq. 4.18-4.19) while growing; switch it off after."
+    "Point the compression loss at the cells grown so far and this section's aim (Eqs. 4.31-4.32) while growing; switch it off after."
     st, comp, model = self.state, self.comp, self.model
     growing = st['phase'] == 'grow'
     comp.lam = st['lam'] if growing else 0.
@@ -345,7 +348,7 @@ def load_state_dict(self:BonsaiMethod, state, # a dict from `state_dict` (read f
 
 @patch
 def status(self:BonsaiMethod, search, # the OneShotSearch running this method
-          ): # returns the phase now ('grow'/'train') and the number of sections built
+          ): # returns the phase now ('grow' or 'train') and the number of sections built
     "What the progress display shows of this run."
     return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
 

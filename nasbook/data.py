@@ -33,7 +33,7 @@ def batch_bounds(n:int, # number of samples
 class MergeTailBatchSampler(torch.utils.data.Sampler):
     "torch's `BatchSampler` with `batch_bounds`' rule: a trailing batch of one joins the one before it."
     def __init__(self, sampler, # yields sample indices (e.g. a seeded RandomSampler)
-                 batch_size:int, # indices per batch, >= 1 (ValueError otherwise)
+                 batch_size:int, # indices per batch, >= 1 (ConfigError otherwise)
                 ): self.sampler, self.bs = sampler, check_range('batch_size', batch_size, 1, kind=int)
     def __len__(self): return len(batch_bounds(len(self.sampler), self.bs))
     def __iter__(self):
@@ -90,7 +90,7 @@ class DataBundle:
         return (f"DataBundle({self.name!r}: {len(self.train)} train / {len(self.valid)} valid / {len(self.test)} test, "
                 f"{self.num_classes} classes, input {tuple(self.input_shape)})")
 
-    def loaders(self, batch_size:int=128, # training batch size, >= 1 (ValueError otherwise)
+    def loaders(self, batch_size:int=128, # training batch size, >= 1 (ConfigError otherwise)
                 seed:int=0, # seed of the training shuffle
                 num_workers:int=0, # DataLoader workers (only for datasets not held as tensors)
                 eval_batch_size:int|None=None, # valid/test batch size (None: max(batch_size, 256))

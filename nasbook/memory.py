@@ -383,7 +383,7 @@ class MemoryModel:
         raise TypeError(f"{type(self).__name__} must define node_bytes(C, hw), the size of one node")
     def model_bytes(self, model:CellSupernet, # the model to price
                    ) -> float:
-        "s(M): the predicted training memory of `model` in bytes (the s(M) of Algorithms 5 and 6)."
+        "s(M) of Algorithms 5 and 6: the predicted training memory of `model` in bytes."
         raise TypeError(f"{type(self).__name__} must define model_bytes(model), the size of a whole model")
 
     def edge_bytes(self, edge:MixedOp, # an edge of a model (its in_hw recorded)
