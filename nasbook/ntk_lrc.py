@@ -47,7 +47,7 @@ def _check_crops(x):
 def slim_model(model:CellSupernet, # the model whose genotype is copied (only read); another type raises ConfigError
                scale:int=1, # channels of the slim model's stem and first cell, >= 1
               ) -> CellSupernet:
-    "The same genotype at `scale` channels (TE-NAS' slim model; §5.2.3), freshly initialised, on the model's device; ConfigError for a non-CellSupernet, ValueError for scale < 1."
+    "The same genotype at `scale` channels (TE-NAS' slim model; §5.2.3), freshly initialised, on the model's device; ConfigError for a non-CellSupernet or scale < 1."
     if not isinstance(model, CellSupernet): raise ConfigError(f"model must be a CellSupernet, got {type(model).__name__}")
     check_range('scale', scale, 1, kind=int)
     g = model.to_dict(); g['config']['scale'] = scale

@@ -256,9 +256,9 @@ class SpiderConfig(Config):
     memory_budget:float|str|None = None # s_max: bytes, 'P%' of the starting model's size, or None (no gate)
     memory:str = 'measured' # the gate's memory model: 'measured' (Algorithm 1's way, sizes in context) or 'estimated' (nasbook.memory)
     lr:float = 0.05 # peak SGD learning rate, > 0 (cosine schedule)
-    weight_decay:float = 3e-4 # SGD weight decay
+    weight_decay:float = 3e-4 # SGD weight decay, >= 0
     batch_size:int = 64 # training images per step, >= 1
-    seed:int = 0 # seed of everything (cycles, loaders, scores derive theirs from it)
+    seed:int = 0 # seed of everything, >= 0 (cycles, loaders, scores derive theirs from it)
     per_cell:bool = True # floor(n/c) mutations per cell (§5.6.2)
     window:int|None = None # batches of pruner weights the metrics see (None: one epoch)
     random_variant:int|None = None # 1-4: Table 5.1
