@@ -181,7 +181,7 @@ def data_root(root=None, # a folder (str or Path), or None for the default
     "Where datasets live: `root`, else $NASBOOK_DATA, else ~/.cache/nasbook/data."
     return Path(root or os.environ.get('NASBOOK_DATA') or Path.home()/'.cache'/'nasbook'/'data').expanduser()
 
-def find_fashion_source(root:Path, # the data root (see `data_root`); root/FashionMNIST/raw is tried first, then $NASBOOK_FASHION_MNIST or Debian's folder
+def find_fashion_source(root:Path, # the data root (see `data_root`); root/FashionMNIST/raw is tried first, then `$NASBOOK_FASHION_MNIST` or Debian's folder
                        ):
     "A folder holding the 4 Fashion-MNIST IDX files (plain or .gz), or None."
     for cand in (root/'FashionMNIST'/'raw', Path(os.environ.get('NASBOOK_FASHION_MNIST', DEBIAN_FASHION))):
