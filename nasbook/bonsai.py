@@ -43,8 +43,11 @@ def assign_sizes(model:CellSupernet, # the supernet whose pruners get sizes
     return out
 
 # %% ../nbs/23_bonsai.ipynb #1e9bf117
-def cell_compression(model:CellSupernet, i:int, soft:bool=True):
-    "Soft (differentiable tensor, Eq. 4.16) or hard (float, Eq. 4.17) compression of cell `i`."
+def cell_compression(model:CellSupernet, # the supernet whose pruners (with their `size` in bytes) are read
+                     i:int, # index of the cell, 0 <= i < len(model.cells)
+                     soft:bool=True, # True: differentiable 0-d tensor (Eq. 4.16); False: a float (Eq. 4.17)
+                    ):
+    "Soft (differentiable tensor, Eq. 4.16) or hard (float, Eq. 4.17) compression of cell `i`, in [0, 1]: live bytes / all bytes incl. deadheaded ops (§4.4.2)."
     prs = model.cell_pruners(i); dead = model.cells[i].dead_size
     total = sum(p.size for p in prs) + dead
     if total <= 0: return torch.tensor(1.) if soft else 1.
@@ -54,7 +57,9 @@ def cell_compression(model:CellSupernet, i:int, soft:bool=True):
     vals = torch.stack([p.value() for p in prs])
     return (sizes * vals).sum() / total
 
-def section_compression(model:CellSupernet, sections) -> float:
+def section_compression(model:CellSupernet, # the supernet (only built sections count)
+                        sections, # a section index or an iterable of them
+                       ) -> float: # live bytes / all bytes of those cells, in [0, 1]; 1. when they hold no ops
     "Hard compression of the union of the cells of `sections` (a section index or a list of them)."
     sections = [sections] if isinstance(sections, int) else list(sections)
     cells = [i for i in range(len(model.cells)) if model.section_of(i) in sections]
@@ -65,10 +70,16 @@ def section_compression(model:CellSupernet, sections) -> float:
 class CompressionLoss(Callback):
     "Add λ·‖c̄ − c_aim‖ over the per-cell soft compressions of the chosen cells to the loss (Eqs. 4.18–4.19, 4.32)."
     order = 5
-    def __init__(self, lam:float=0.1, cells=(), aim:float=1.):
+    def __init__(self, lam:float=0.1, # λ of Eq. 4.19, >= 0 (0 switches the loss off)
+                 cells=(), # indices of the cells whose soft compression is penalised (none: no loss)
+                 aim:float=1., # c̄_aim of Eq. 4.32 (Eq. 4.31's overshooting aim of the target), in [0, 1]
+                ):
         self.lam, self.cells, self.aim, self.last = lam, list(cells), aim, None
-    def before_epoch(self): self.last = None   # the log shows this epoch's loss, or None when none was applied
+    def before_epoch(self):
+        "Forget the last epoch's value: the log shows this epoch's compression loss, or None when none was applied."
+        self.last = None
     def after_loss(self):
+        "Add λ·‖c̄ − c̄_aim‖ (Eqs. 4.19, 4.32) to the trainer's loss when λ > 0 and cells are chosen; keep its value in `last`."
         if self.lam <= 0 or not self.cells: return
         cbar = torch.stack([cell_compression(self.trainer.model, i) for i in self.cells])
         comp = compression.compression_loss(cbar, self.aim)
@@ -86,8 +97,13 @@ def _groups(model:CellSupernet, cells, sizes:dict) -> dict:
         for a in model.handlers[i].pruners.keys(): groups.setdefault((i, 'in'), {})[f"c{i}/in/{a}"] = sizes[f"c{i}/in/{a}"]
     return groups
 
-def compress_randomly(model:CellSupernet, compressions:dict, sizes:dict, heuristic:str='random', seed:int=0) -> CellSupernet:
-    "Deadhead operations so that each section s in `compressions` keeps ops chosen by Algorithm 2 up to compression c_s."
+def compress_randomly(model:CellSupernet, # the supernet, deadheaded in place
+                      compressions:dict, # section index -> target compression c_s in [0, 1] (>= 1: left full)
+                      sizes:dict, # pruner key -> operation size in bytes (`assign_sizes`)
+                      heuristic:str='random', # Algorithm 2's selection heuristic: 'max', 'min' or 'random' (§4.5.1)
+                      seed:int=0, # seed of the 'random' heuristic (derived per section)
+                     ) -> CellSupernet: # the same `model`
+    "Deadhead operations so that each section s in `compressions` keeps ops chosen by Algorithm 2 up to compression c_s (§4.5.1, §4.10)."
     for k, p in model.pruners(): p.size = sizes[k]
     for s, c in compressions.items():
         if c >= 1: continue
@@ -104,9 +120,17 @@ def _sim_memory(supernet, compressions, sizes, batch, heuristic, seed):
     x = torch.randn(batch, *supernet['config']['in_shape']); y = torch.randint(0, supernet['config']['n_classes'], (batch,))
     return float(model_memory(m, x, y, steps=2))
 
-def simulation_memory(config:dict, upto:int, c:float, sizes:dict, batch_size:int=64, heuristic:str='max',
-                      seed:int=0, sandbox:bool=False, timeout:float=600.) -> float:
-    "Measured memory of M_c^{0..upto-1} + M_1^{upto} (sections before `upto` at compression c); inf when the probe fails."
+def simulation_memory(config:dict, # the CellSupernet config of the run (in_shape, n_classes, scale, sections, ...)
+                      upto:int, # index of the section added at full size; sections 0..upto-1 are compressed
+                      c:float, # compression of the earlier sections, in [0, 1]
+                      sizes:dict, # pruner key -> operation size in bytes
+                      batch_size:int=64, # images per training step of the memory probe
+                      heuristic:str='max', # Algorithm 2's heuristic: 'max', 'min' or 'random'
+                      seed:int=0, # seed of the operation choice
+                      sandbox:bool=False, # probe in a subprocess (a crash or OOM gives inf)
+                      timeout:float=600., # seconds the sandboxed probe may take
+                     ) -> float: # training memory in bytes, or inf
+    "Measured memory of M_c^{0..upto-1} + M_1^{upto} (sections before `upto` at compression c; Eq. 4.29, §4.5.2); inf when the probe fails."
     m = CellSupernet(**config, grow=False)
     for _ in range(upto + 1): m.grow()
     args = (m.to_dict(), {s: c for s in range(upto)}, sizes, batch_size, heuristic, seed)
@@ -132,8 +156,13 @@ def simulation_targets(config:dict, # the CellSupernet config of the run (in_sha
     return [float(c) for c in compression.compression_targets(fits, len(config['sections']), depth=depth)]
 
 # %% ../nbs/23_bonsai.ipynb #4608e616
-def random_variant_model(config:dict, template:dict, variant:int, sizes:dict, seed:int=0) -> CellSupernet:
-    "The untrained random model of Random 1 (stage-1 compressions, last section full) or Random 2 (final compressions)."
+def random_variant_model(config:dict, # the CellSupernet config of the run
+                         template:dict, # result dict of the Bonsai run emulated (needs its 'stage1_compression' / 'final_compression')
+                         variant:int, # 1 (Algorithm 7) or 2 (Algorithm 8)
+                         sizes:dict, # pruner key -> operation size in bytes
+                         seed:int=0, # seed of the random operation choice
+                        ) -> CellSupernet: # all sections grown, randomly deadheaded
+    "The untrained random model of Random 1 (stage-1 compressions, last section full) or Random 2 (final compressions) (§4.10); raises ConfigError for another `variant` or when `template` lacks one compression per section."
     check_in('random_variant', variant, (1, 2))
     key = 'stage1_compression' if variant == 1 else 'final_compression'
     comps = template.get(key)
@@ -149,27 +178,27 @@ def random_variant_model(config:dict, template:dict, variant:int, sizes:dict, se
 @dataclass
 class BonsaiConfig(Config):
     "Everything a Bonsai run depends on (saved with its checkpoint; a resumed run must match)."
-    dataset:str = 'digits'
+    dataset:str = 'digits' # one of nasbook.data.DATASETS ('digits', 'fashion-mnist', ...)
     fraction:float|None = None # use this fraction of the training images (proxy)
-    scale:int = 8
-    sections:list = field(default_factory=lambda: ['N', 'R', 'R'])
-    nodes:int|list = 3
-    depth:int|list = 2
-    ops:list = field(default_factory=lambda: list(BONSAI_OPS))
+    scale:int = 8 # channels of the stem and the first cell, >= 1 (§4.7)
+    sections:list = field(default_factory=lambda: ['N', 'R', 'R']) # cell kinds per section: strings of 'N' (normal) / 'R' (reduction) cells, e.g. ['NN', 'R', 'NN'] (§4.7)
+    nodes:int|list = 3 # inner nodes per cell (int or one per cell)
+    depth:int|list = 2 # edge depth per cell: each node feeds the next `depth` nodes (int or one per cell)
+    ops:list = field(default_factory=lambda: list(BONSAI_OPS)) # candidate operations on every edge (names in nasbook.ops)
     memory_budget:float|str = '60%' # bytes, or 'P%' of the complete supernet's measured memory
     epochs:int = 12 # E: total epochs, search included
     epochs_per_cycle:int = 4 # epochs per cycle: the deadhead window, and how long a subset tries to meet its target before re-initialising
     lam:float = 0.1 # λ of Eq. 4.19
     reinit:bool = True # re-initialise after a cycle that misses the target (§4.5.3)
     double_lambda:bool = False # double λ after such a cycle
-    batch_size:int = 64
-    lr:float = 0.05
-    weight_decay:float = 3e-4
-    seed:int = 0
+    batch_size:int = 64 # training images per step, >= 1 (also the batch of the size probes)
+    lr:float = 0.05 # initial SGD learning rate, > 0 (decayed by the Trainer's schedule)
+    weight_decay:float = 3e-4 # SGD weight decay
+    seed:int = 0 # seed of data split, initialisation and operation choices
     search_depth:int = 6 # Algorithm 3's tree depth
     sandbox:bool = False # size probes in a subprocess
     sizing:str = 'algorithm1' # operation sizes: 'algorithm1' (the thesis, §4.5.1) or 'context' (they add up inside a network; nasbook.memory)
-    max_search_epochs:int|None = None
+    max_search_epochs:int|None = None # search epochs before the forced-deadhead fallback (None: max(1, epochs // 2))
     random_variant:int|None = None # 1 or 2: Algorithms 7 / 8
     template:dict|None = None # result of the Bonsai run a random baseline emulates
     def __post_init__(self):
@@ -208,9 +237,11 @@ class BonsaiMethod(OneShotMethod):
     def label(self): return {None: 'BonsaiNet', 1: 'Random 1', 2: 'Random 2'}[self.cfg.random_variant]
     def settings(self): return json.loads(self.cfg.to_json())
     def total_epochs(self): return self.cfg.epochs
-    def phase(self, epoch): return 'search' if self.state['phase'] == 'grow' else 'train'
+    def phase(self, epoch, # the epoch about to run (unused: the phase is in the state)
+             ): return 'search' if self.state['phase'] == 'grow' else 'train'
     def genotype(self): return self.model.genotype() if self.model is not None else None
-    def final_model(self, search): return self.model
+    def final_model(self, search, # the OneShotSearch running this method
+                   ): return self.model
 
     def _trainer(self, search):
         cfg = self.cfg
@@ -219,7 +250,8 @@ class BonsaiMethod(OneShotMethod):
 
 # %% ../nbs/23_bonsai.ipynb #39fd089d
 @patch
-def prepare(self:BonsaiMethod, search):
+def prepare(self:BonsaiMethod, search, # the OneShotSearch running this method (its trainer is set here)
+           ):
     "Preparation (§4.6): sizes of every operation the full model will have, the budget, the targets; the first section."
     cfg, mcfg = self.cfg, self.mcfg
     state = {'phase': 'prepare', 'section': 1, 'e_cycle': 0, 'e_search': 0, 'lam': cfg.lam, 'targets': None,
@@ -246,7 +278,10 @@ def prepare(self:BonsaiMethod, search):
 
 # %% ../nbs/23_bonsai.ipynb #5bec11a7
 @patch
-def before_epoch(self:BonsaiMethod, search, epoch):
+def before_epoch(self:BonsaiMethod, search, # the OneShotSearch running this method
+                 epoch, # the epoch about to run
+                ):
+    "Point the compression loss at the cells grown so far and this section's aim (Eqs. 4.31-4.32) while growing; switch it off after."
     st, comp, model = self.state, self.comp, self.model
     growing = st['phase'] == 'grow'
     comp.lam = st['lam'] if growing else 0.
@@ -256,7 +291,10 @@ def before_epoch(self:BonsaiMethod, search, epoch):
 
 # %% ../nbs/23_bonsai.ipynb #78d8b7f8
 @patch
-def after_epoch(self:BonsaiMethod, search, epoch, record):
+def after_epoch(self:BonsaiMethod, search, # the OneShotSearch running this method
+                epoch, # the epoch just finished
+                record, # the loop's record of that epoch
+               ): # returns the fields added to the epoch's log (lam, comp_loss, hard, live_ops, deadheads, grew, reinit)
     "The decisions of Algorithm 4 after an epoch: grow when the subset meets its target, else re-initialise at the end of a cycle."
     cfg, state, model, trainer, tracker, comp = self.cfg, self.state, self.model, search.trainer, self.tracker, self.comp
     growing = state['phase'] == 'grow'
@@ -298,7 +336,10 @@ def state_dict(self:BonsaiMethod):
     return dict(self.state, supernet=self.model.to_dict(), tracker_history=self.tracker.history)
 
 @patch
-def load_state_dict(self:BonsaiMethod, state, search):
+def load_state_dict(self:BonsaiMethod, state, # a dict from `state_dict` (read from the checkpoint)
+                    search, # the OneShotSearch resuming this method
+                   ):
+    "Restore the run's state, supernet and pruner history from a checkpoint, and rebuild the trainer."
     state = dict(state); self.tracker.history = state.pop('tracker_history')
     self.model = CellSupernet.from_dict(state.pop('supernet'))
     if self.cfg.random_variant == 2: _freeze_pruners(self.model)
@@ -306,11 +347,15 @@ def load_state_dict(self:BonsaiMethod, state, search):
     self._trainer(search)
 
 @patch
-def status(self:BonsaiMethod, search): return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
+def status(self:BonsaiMethod, search, # the OneShotSearch running this method
+          ): # returns the phase now ('grow' or 'train') and the number of sections built
+    "What the progress display shows of this run."
+    return {'phase_now': self.state['phase'], 'sections_built': self.model.sections_built}
 
 # %% ../nbs/23_bonsai.ipynb #3cc47673
 @patch
-def finish(self:BonsaiMethod, search) -> dict:
+def finish(self:BonsaiMethod, search, # the finished OneShotSearch (its trainer and seconds are read)
+          ) -> dict:
     "Accuracies, parameters, compressions, times and the log of the finished run (Table 4.2's columns)."
     model, trainer, state, cfg, dls = self.model, search.trainer, self.state, self.cfg, self.dls
     test = trainer.evaluate(dls[2]); valid = trainer.evaluate(dls[1])
@@ -330,7 +375,8 @@ def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass
                   out_dir=None, # checkpoint folder: a run resumes from it (rerun the same call)
                   progress:bool=True, # show a progress bar over the epochs
                   stop_after:int|None=None, # stop after this many epochs in this call (tests: a "kill")
-                  **kw) -> OneShotResult:
+                  **kw, # BonsaiConfig fields, used when `cfg` is None
+                 ) -> OneShotResult: # genotype, accuracies, history, seconds, the method's extras and the model (finished=False when stopped early)
     "Run Algorithm 4 (or Random 1/2 with `random_variant`) on the shared one-shot loop, resumably; return its `OneShotResult`."
     cfg = cfg or BonsaiConfig(**kw)
     if out_dir is not None and (Path(out_dir) / 'state.json').exists() and not (Path(out_dir) / 'checkpoint.pt').exists():
@@ -338,7 +384,9 @@ def bonsai_search(cfg:BonsaiConfig|None=None, # the run's configuration (or pass
     return OneShotSearch(BonsaiMethod(cfg), out_dir, progress=progress).run(stop_after)
 
 # %% ../nbs/23_bonsai.ipynb #1f30a9b6
-def plot_bonsai(res:dict, axs=None):
+def plot_bonsai(res:dict, # result dict of a Bonsai run (needs 'log' and 'test_top1')
+                axs=None, # two matplotlib axes, or None for a new 10x3.2 in figure
+               ):
     "Two panels from a Bonsai result: validation accuracy per epoch (growth marked) and hard compression per section."
     import matplotlib.pyplot as plt
     if axs is None: _, axs = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -359,13 +407,17 @@ def plot_bonsai(res:dict, axs=None):
     return axs
 
 # %% ../nbs/23_bonsai.ipynb #4269337d
-def op_frequencies(genotypes, ops=BONSAI_OPS) -> dict:
+def op_frequencies(genotypes, # one genotype dict or a list of them (each with 'cells' -> 'edges')
+                   ops=BONSAI_OPS, # the operation names to count
+                  ) -> dict: # op name -> fraction of edges in [0, 1]
     "Fraction of edges (over all cells of all `genotypes`) that contain each operation (Fig. 4.13)."
     genotypes = [genotypes] if isinstance(genotypes, dict) else list(genotypes)
     edges = [set(v) for g in genotypes for c in g['cells'] for v in c['edges'].values()]
     return {o: (sum(o in e for e in edges) / len(edges) if edges else 0.) for o in ops}
 
-def op_cooccurrence(genotypes, ops=BONSAI_OPS) -> np.ndarray:
+def op_cooccurrence(genotypes, # one genotype dict or a list of them
+                    ops=BONSAI_OPS, # the operation names, in the order of rows/columns
+                   ) -> np.ndarray: # int array, shape (len(ops), len(ops)), symmetric
     "Counts of edges containing each pair of operations; the diagonal counts edges with the op (Fig. 4.14)."
     genotypes = [genotypes] if isinstance(genotypes, dict) else list(genotypes)
     M = np.zeros((len(ops), len(ops)), int); idx = {o: i for i, o in enumerate(ops)}
@@ -377,7 +429,10 @@ def op_cooccurrence(genotypes, ops=BONSAI_OPS) -> np.ndarray:
     return M
 
 # %% ../nbs/23_bonsai.ipynb #627efa98
-def search_space_size(C:int=10, N:int=4, O:int=7) -> dict:
+def search_space_size(C:int=10, # number of cells
+                      N:int=4, # intermediate nodes per cell
+                      O:int=7, # candidate operations per edge
+                     ) -> dict: # counts as log10, and edges per cell
     "Table 4.1's counts (as log10) from their formulas: DARTS and Bonsai inter-/intra-cell choices and models."
     edges = math.comb(N, 2) + 2 * N
     darts_intra = edges * math.log10(O)

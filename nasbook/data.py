@@ -33,7 +33,8 @@ def batch_bounds(n:int, # number of samples
 class MergeTailBatchSampler(torch.utils.data.Sampler):
     "torch's `BatchSampler` with `batch_bounds`' rule: a trailing batch of one joins the one before it."
     def __init__(self, sampler, # yields sample indices (e.g. a seeded RandomSampler)
-                 batch_size:int): self.sampler, self.bs = sampler, check_range('batch_size', batch_size, 1, kind=int)
+                 batch_size:int, # indices per batch, >= 1 (ConfigError otherwise)
+                ): self.sampler, self.bs = sampler, check_range('batch_size', batch_size, 1, kind=int)
     def __len__(self): return len(batch_bounds(len(self.sampler), self.bs))
     def __iter__(self):
         idx = list(self.sampler)
@@ -41,8 +42,13 @@ class MergeTailBatchSampler(torch.utils.data.Sampler):
 
 class TensorLoader:
     "Batches of `(x, y)` sliced from in-memory tensors; seeded shuffling, one new permutation per epoch."
-    def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and integer labels, same first dimension
-                 batch_size:int=128, shuffle:bool=False, seed:int=0, drop_last:bool=False):
+    def __init__(self, x:torch.Tensor, # inputs, shape (N, ...); ConfigError when len(x) != len(y)
+                 y:torch.Tensor, # integer labels, shape (N,)
+                 batch_size:int=128, # samples per batch, >= 1
+                 shuffle:bool=False, # a new seeded permutation each epoch
+                 seed:int=0, # seed of the shuffling generator
+                 drop_last:bool=False, # drop an incomplete last batch
+                ):
         if len(x) != len(y): raise ConfigError(f"x and y differ in length: {len(x)} != {len(y)}")
         check_range('batch_size', batch_size, 1, kind=int)
         self.x, self.y, self.bs, self.shuffle, self.drop_last = x, y, batch_size, shuffle, drop_last
@@ -70,22 +76,26 @@ def _tensors(ds):
 @dataclasses.dataclass
 class DataBundle:
     "Train/valid/test splits of one dataset, with what a model needs to know about it."
-    name:str
-    train:Dataset
-    valid:Dataset
-    test:Dataset
-    num_classes:int
+    name:str # dataset name, as passed to `get_dataset`
+    train:Dataset # training split: (x, y) items, x normalised
+    valid:Dataset # validation split held out of the training set
+    test:Dataset # the dataset's own test split
+    num_classes:int # number of classes
     input_shape:tuple # (C, H, W)
-    mean:tuple
-    std:tuple
-    classes:list
+    mean:tuple # per-channel mean the inputs were normalised with (training-split statistics; ImageNet's for imagefolder)
+    std:tuple # per-channel standard deviation the inputs were normalised with
+    classes:list # class names, index = label
 
     def __repr__(self):
         return (f"DataBundle({self.name!r}: {len(self.train)} train / {len(self.valid)} valid / {len(self.test)} test, "
                 f"{self.num_classes} classes, input {tuple(self.input_shape)})")
 
-    def loaders(self, batch_size:int=128, seed:int=0, num_workers:int=0, eval_batch_size:int|None=None):
-        "Train (shuffled, seeded), valid and test loaders."
+    def loaders(self, batch_size:int=128, # training batch size, >= 1 (ConfigError otherwise)
+                seed:int=0, # seed of the training shuffle
+                num_workers:int=0, # DataLoader workers (only for datasets not held as tensors)
+                eval_batch_size:int|None=None, # valid/test batch size (None: max(batch_size, 256))
+               ):
+        "Train (shuffled, seeded), valid and test loaders, each yielding (x, y) batches; a trailing batch of one joins the one before."
         check_range('batch_size', batch_size, 1, kind=int)
         ebs = eval_batch_size or max(batch_size, 256)
         out = []
@@ -138,7 +148,8 @@ class _Relabel(Dataset):
 # %% ../nbs/01_data.ipynb #a0d66147
 def stratified_split(y:np.ndarray, # integer labels
                      frac:float, # fraction of each class to put in the second part
-                     seed:int=0):
+                     seed:int=0, # seed of the per-class permutation
+                    ):
     "Indices (first, second) of a seeded, per-class split of `y`."
     check_range('valid_frac', frac, 0, 1, lo_open=True)
     if frac >= 1: raise ConfigError(f"valid_frac={frac} must be < 1")
@@ -165,11 +176,13 @@ DATASETS = ('digits', 'fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'imagefol
 DEBIAN_FASHION = Path('/usr/share/datasets/fashion-mnist')
 FASHION_FILES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
 
-def data_root(root=None) -> Path:
+def data_root(root=None, # a folder (str or Path), or None for the default
+             ) -> Path:
     "Where datasets live: `root`, else $NASBOOK_DATA, else ~/.cache/nasbook/data."
     return Path(root or os.environ.get('NASBOOK_DATA') or Path.home()/'.cache'/'nasbook'/'data').expanduser()
 
-def find_fashion_source(root:Path):
+def find_fashion_source(root:Path, # the data root (see `data_root`); root/FashionMNIST/raw is tried first, then `$NASBOOK_FASHION_MNIST` or Debian's folder
+                       ):
     "A folder holding the 4 Fashion-MNIST IDX files (plain or .gz), or None."
     for cand in (root/'FashionMNIST'/'raw', Path(os.environ.get('NASBOOK_FASHION_MNIST', DEBIAN_FASHION))):
         if all((cand/f).exists() or (cand/(f + '.gz')).exists() for f in FASHION_FILES): return cand

@@ -187,8 +187,14 @@ class SizeCache(MutableMapping):
         with os.fdopen(fd, 'w') as f: json.dump(data, f, indent=1)
         os.replace(tmp, self.path)
 
-    def size(self, op_name:str, C_in:int, C_out:int, stride:int=1, input_hw=(16, 16), batch_size:int=32) -> float:
-        "The op's size: from the cache, or measured (`op_size`, or `context_op_size` for kind 'context') and stored."
+    def size(self, op_name:str, # an operation name known to nasbook.ops.get_op
+             C_in:int, # input channels
+             C_out:int, # output channels
+             stride:int=1, # 1, or 2 on a reduction edge
+             input_hw=(16, 16), # (H, W) of the input, or one int for a square
+             batch_size:int=32, # B, the batch the size is for
+            ) -> float: # bytes
+        "The op's size in bytes: from the cache, or measured (`op_size`, or `context_op_size` for kind 'context') and stored."
         H, W = _hw(input_hw)
         k = self._key((op_name, C_in, C_out, stride, H, W, batch_size))
         if k not in self._d:
@@ -197,8 +203,11 @@ class SizeCache(MutableMapping):
             self.save()
         return self._d[k]
 
-    def node_size(self, C:int, hw=(16, 16), batch_size:int=32) -> float:
-        "A node's size in context (`context_node_size`), kept under the key ('node', C, C, 1, H, W, batch); kind 'context' only."
+    def node_size(self, C:int, # channels of the node
+                  hw=(16, 16), # (H, W) of the node's maps, or one int
+                  batch_size:int=32, # B, the batch the size is for
+                 ) -> float: # bytes
+        "A node's size in bytes in context (`context_node_size`), kept under the key ('node', C, C, 1, H, W, batch); kind 'context' only."
         if self.kind != 'context': raise ConfigError(f"node sizes are measured in context; this cache holds {self.kind!r} sizes (use kind='context')")
         H, W = _hw(hw); k = ('node', C, C, 1, H, W, batch_size)
         if k not in self._d: self._d[k] = context_node_size(C, (H, W), batch_size, self.device); self.save()
@@ -261,7 +270,9 @@ class OpBag(nn.Module):
         self.mode = mode
         self.ops = nn.ModuleList([get_op(o, C, C, stride) for o in ops])
         self.pruners = nn.ModuleList([Pruner() for _ in ops])
-    def forward(self, x):
+    def forward(self, x, # input maps, shape (B, C, H, W)
+               ):
+        "Shape (B, C, H', W') (H' = ceil(H/stride)): the sum of the pruned ops on `x`, or them applied in sequence ('chain')."
         if self.mode == 'chain':
             for op, p in zip(self.ops, self.pruners): x = p(op(x))
             return x
@@ -372,7 +383,7 @@ class MemoryModel:
         raise TypeError(f"{type(self).__name__} must define node_bytes(C, hw), the size of one node")
     def model_bytes(self, model:CellSupernet, # the model to price
                    ) -> float:
-        "s(M): the predicted training memory of `model` in bytes."
+        "s(M) of Algorithms 5 and 6: the predicted training memory of `model` in bytes."
         raise TypeError(f"{type(self).__name__} must define model_bytes(model), the size of a whole model")
 
     def edge_bytes(self, edge:MixedOp, # an edge of a model (its in_hw recorded)
@@ -393,7 +404,8 @@ class MemoryModel:
             for a in model.handlers[i].pruners.keys(): out[f"c{i}/in/{a}"] = float(4 * cell.C * H * W * self.batch_size)
         return out
 
-    def fits(self, model:CellSupernet, edge_name:str, # the edge whose triangular mutation is asked for
+    def fits(self, model:CellSupernet, # the model M as it is now
+             edge_name:str, # the edge whose triangular mutation is asked for
              budget:float|None, # s_max in bytes (None: no limit)
             ) -> bool:
         "The gate s(M) + 2 s(e) < s_max of Algorithms 5 and 6."
@@ -422,9 +434,20 @@ def _map_bytes(C:int, hw, stride:int, batch_size:int) -> int:
 class EstimatedMemory(MemoryModel):
     "Counted, not measured: parameter bytes plus one float32 output map C·H'·W'·4·B per operation and per node."
     name = 'estimated'
-    def op_bytes(self, op_name, C, stride, hw): return float(_op_param_bytes(op_name, C, stride) + _map_bytes(C, hw, stride, self.batch_size))
-    def node_bytes(self, C, hw): return float(_map_bytes(C, hw, 1, self.batch_size))
-    def model_bytes(self, model):
+    def op_bytes(self, op_name, # an operation name known to nasbook.ops.get_op
+                 C, # channels of the edge (in and out)
+                 stride, # 1 or 2
+                 hw, # (H, W) of the edge's input
+                ):
+        "Parameter bytes plus one float32 output map C·H'·W'·4·B."
+        return float(_op_param_bytes(op_name, C, stride) + _map_bytes(C, hw, stride, self.batch_size))
+    def node_bytes(self, C, # channels of the node
+                   hw, # (H, W) of the node's maps
+                  ):
+        "One float32 map C·H·W·4·B."
+        return float(_map_bytes(C, hw, 1, self.batch_size))
+    def model_bytes(self, model, # a CellSupernet (other models raise ConfigError)
+                   ):
         "Every parameter and buffer, plus the output maps of all live operations and of all nodes."
         _check_model(model)
         n = sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
@@ -447,7 +470,8 @@ def model_bytes(model:CellSupernet, # a cell supernet
     "EstimatedMemory(batch_size).model_bytes(model): estimated bytes of a model."
     return EstimatedMemory(batch_size).model_bytes(model)
 
-def fits_memory(model:CellSupernet, edge_name:str, # the edge whose triangular mutation is asked for, 'c{i}/{u}->{v}'
+def fits_memory(model:CellSupernet, # the model M as it is now
+                edge_name:str, # the edge whose triangular mutation is asked for, 'c{i}/{u}->{v}'
                 budget:float|None, # s_max in bytes (None: no limit)
                 size_of_edge:Callable|None=None, # edge -> bytes (default: the estimate `edge_bytes`)
                 model_size:Callable|None=None, # model -> bytes (default: the estimate `model_bytes`)
@@ -482,10 +506,21 @@ class MeasuredMemory(MemoryModel):
         if self.cache.kind != sizing: raise ConfigError(f"cache holds {self.cache.kind!r} sizes, not sizing={sizing!r}; give a SizeCache(kind={sizing!r})")
         self.device, self._fixed = self.cache.device, {}
 
-    def op_bytes(self, op_name, C, stride, hw): return self.cache.size(op_name, C, C, stride, _hw(tuple(hw)), self.batch_size)
-    def node_bytes(self, C, hw): return self.cache.node_size(C, _hw(tuple(hw)), self.batch_size) if self.sizing == 'context' else 0.
+    def op_bytes(self, op_name, # an operation name known to nasbook.ops.get_op
+                 C, # channels of the edge (in and out)
+                 stride, # 1 or 2
+                 hw, # (H, W) of the edge's input
+                ):
+        "Measured bytes of the op from the size cache (measured once, then reused)."
+        return self.cache.size(op_name, C, C, stride, _hw(tuple(hw)), self.batch_size)
+    def node_bytes(self, C, # channels of the node
+                   hw, # (H, W) of the node's maps
+                  ):
+        "Measured bytes of a node in context; 0 for sizing 'algorithm1' (nodes are in the fixed part)."
+        return self.cache.node_size(C, _hw(tuple(hw)), self.batch_size) if self.sizing == 'context' else 0.
 
-    def fixed_bytes(self, model:CellSupernet) -> float:
+    def fixed_bytes(self, model:CellSupernet, # the model whose op-less skeleton is measured
+                   ) -> float: # bytes
         "Measured training memory of `model` with every operation and cell-input pruner removed (once per structure)."
         g = _without_ops(_check_model(model)); key = json.dumps(g, sort_keys=True)
         if key not in self._fixed:
@@ -498,7 +533,8 @@ class MeasuredMemory(MemoryModel):
                 self._fixed[key] = float(model_memory(m, x, y, steps=2))
         return self._fixed[key]
 
-    def model_bytes(self, model):
+    def model_bytes(self, model, # a CellSupernet (other models raise ConfigError)
+                   ):
         "s(M) = fixed part + Σ live op sizes (algorithm1), or + Σ sizes of the ops that run and the nodes that receive (context)."
         fixed, sizes = self.fixed_bytes(model), self.pruner_sizes(model)
         if self.sizing == 'algorithm1': return fixed + sum(sizes.values())
@@ -512,7 +548,7 @@ def get_memory(kind:str='measured', # one of MEMORY_MODELS
                batch_size:int=64, # B
                device=None, # device a measured backend measures on
                **kw, # further MeasuredMemory arguments (sizing, cache, reps)
-              ) -> MemoryModel:
+              ) -> MemoryModel: # a MeasuredMemory or EstimatedMemory
     "The memory model called `kind` ('measured' or 'estimated')."
     check_in('memory', kind, MEMORY_MODELS)
     if kind == 'estimated':

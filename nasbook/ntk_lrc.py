@@ -44,8 +44,10 @@ def _check_crops(x):
                           f"{type(x).__name__} {tuple(getattr(x, 'shape', ()))}")
     return x
 
-def slim_model(model:CellSupernet, scale:int=1) -> CellSupernet:
-    "The same genotype at `scale` channels (TE-NAS' slim model; §5.2.3), freshly initialised, on the model's device."
+def slim_model(model:CellSupernet, # the model whose genotype is copied (only read); another type raises ConfigError
+               scale:int=1, # channels of the slim model's stem and first cell, >= 1
+              ) -> CellSupernet:
+    "The same genotype at `scale` channels (TE-NAS' slim model; §5.2.3), freshly initialised, on the model's device; ConfigError for a non-CellSupernet or scale < 1."
     if not isinstance(model, CellSupernet): raise ConfigError(f"model must be a CellSupernet, got {type(model).__name__}")
     check_range('scale', scale, 1, kind=int)
     g = model.to_dict(); g['config']['scale'] = scale
@@ -88,7 +90,8 @@ def ntk_lrc_select(model:CellSupernet, # the full model M (only read)
                    size_budget:float|None=None, # s_max in bytes for the memory gate (None: no limit)
                    seed:int=0, # seeds the slim model's weights, each candidate's new edges and the edge order
                    edges:list|None=None, # candidate edge names (default: every edge of M; e.g. one cell's)
-                   size_of_edge:Callable|None=None, model_size:Callable|None=None, # the gate's sizes (default: estimates)
+                   size_of_edge:Callable|None=None, # edge -> bytes for the gate (default: the estimate `edge_bytes`)
+                   model_size:Callable|None=None, # model -> bytes for the gate (default: the estimate `model_bytes`)
                    lrc_x:torch.Tensor|None=None, # one-channel square crops for the region count (default: `lrc_crops(x, 3000)`)
                    scale:int=1, # channels of the slim model
                    preset:str|ProxySettings='tenas', # how κ and LRC are measured (`nasbook.proxies.PRESETS`)

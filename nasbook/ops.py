@@ -43,7 +43,9 @@ class ConvIJ(nn.Module):
         p = 0 if self.pad is not None else (t, l)
         self.conv = nn.Conv2d(C_in, C_out, (i, j), stride, padding=p, dilation=dilation, groups=groups, bias=False)
         self.bn = nn.BatchNorm2d(C_out, affine=affine) if bn else nn.Identity()
-    def forward(self, x):
+    def forward(self, x, # input maps, shape (N, C_in, H, W)
+               ):
+        "(N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride))."
         x = self.relu(x)
         if self.pad is not None: x = self.pad(x)
         return self.bn(self.conv(x))
@@ -63,7 +65,10 @@ class DilConv(nn.Module):
         self.op = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_in, k, stride, padding=dilation * (k - 1) // 2,
                                 dilation=dilation, groups=C_in, bias=False),
                                 nn.Conv2d(C_in, C_out, 1, bias=False), nn.BatchNorm2d(C_out, affine=affine))
-    def forward(self, x): return self.op(x)
+    def forward(self, x, # input maps, shape (N, C_in, H, W)
+               ):
+        "(N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride))."
+        return self.op(x)
 
 class SepConv(nn.Module):
     "Two stacked dilation-1 DilConvs, the first carrying the stride (DARTS' sep_conv)."
@@ -75,7 +80,10 @@ class SepConv(nn.Module):
                 ):
         super().__init__()
         self.op = nn.Sequential(DilConv(C_in, C_in, stride, affine, k, 1), DilConv(C_in, C_out, 1, affine, k, 1))
-    def forward(self, x): return self.op(x)
+    def forward(self, x, # input maps, shape (N, C_in, H, W)
+               ):
+        "(N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride))."
+        return self.op(x)
 
 
 # %% ../nbs/03_ops.ipynb #79b7a16d
@@ -92,7 +100,9 @@ class FactorizedReduce(nn.Module):
         self.c1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
         self.c2 = nn.Conv2d(C_in, C_out - C_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
-    def forward(self, x):
+    def forward(self, x, # input maps, shape (N, C_in, H, W)
+               ):
+        "(N, C_in, H, W) → (N, C_out, ceil(H/2), ceil(W/2)); odd H, W are zero-padded for the offset conv."
         x = self.relu(x)
         return self.bn(torch.cat([self.c1(x), self.c2(F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:])], dim=1))
 
@@ -104,7 +114,9 @@ class Zero(nn.Module):
                  affine:bool=True, # unused (the op contract)
                 ):
         super().__init__(); self.C_out, self.stride = C_out, stride
-    def forward(self, x):
+    def forward(self, x, # input maps, shape (N, C_in, H, W)
+               ):
+        "Zeros of shape (N, C_out, ceil(H/stride), ceil(W/stride)), same dtype and device as `x`."
         x = x[:, :1, ::self.stride, ::self.stride]
         return x.new_zeros(x.shape[0], self.C_out, *x.shape[2:])
 
@@ -120,7 +132,9 @@ class Pool(nn.Module):
         check_in('kind', kind, ('max', 'avg'))
         self.pool = nn.MaxPool2d(3, stride, 1) if kind == 'max' else nn.AvgPool2d(3, stride, 1, count_include_pad=False)
         self.proj = None if C_in == C_out else ConvIJ(C_in, C_out, 1, affine, 1, 1)
-    def forward(self, x):
+    def forward(self, x, # input maps, shape (N, C_in, H, W)
+               ):
+        "(N, C_in, H, W) → (N, C_out, ceil(H/stride), ceil(W/stride))."
         x = self.pool(x)
         return x if self.proj is None else self.proj(x)
 

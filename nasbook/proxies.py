@@ -118,11 +118,11 @@ class NTKCondition:
     "κ = λmax/λmin of an NTK Gram matrix, with the status and the numbers it came from."
     kappa:float # λmax/λmin; inf when singular, nan when non-finite
     status:str # 'ok', 'singular' or 'non-finite'
-    lam_max:float
-    lam_min:float
+    lam_max:float # largest eigenvalue of the Gram matrix (nan when not computed)
+    lam_min:float # smallest eigenvalue of the Gram matrix (nan when not computed)
     n:int # samples the kernel was taken over (N, less the dropped dead samples)
     rtol:float # relative threshold below which λmin counts as 0
-    message:str = ''
+    message:str = '' # why κ is not finite ('' when ok)
     dead:tuple = () # indices of the dead samples of the batch (logits independent of the input), dropped or not
 
 def singular_rtol(n:int, # samples (size of the Gram matrix)
@@ -325,8 +325,8 @@ class NTKLRCScore:
     kappa:float # NTK condition number (lower is better; inf singular, nan non-finite)
     lrc:int # linear regions found (higher is better)
     seconds:float # total wall time
-    ntk_seconds:float = math.nan
-    lrc_seconds:float = math.nan
+    ntk_seconds:float = math.nan # wall time of the NTK condition number
+    lrc_seconds:float = math.nan # wall time of the linear region count
     status:str = 'ok' # the NTK status: 'ok', 'singular' or 'non-finite'
     dead:tuple = () # indices of the NTK batch's dead samples (logits independent of the input)
 

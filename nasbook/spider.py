@@ -32,7 +32,7 @@ __all__ = ['STATISTICS', 'DIRECTIONS', 'MUTATION_METRICS', 'THESIS_DH', 'THESIS_
 
 # %% ../nbs/30_spider.ipynb #a8f3acac
 def spider_model(in_shape=(1, 8, 8), # (C, H, W) of an input image
-                 n_classes:int=10,
+                 n_classes:int=10, # number of classes, >= 2
                  scale:int=16, # channels of the stem and the first cell (doubled by each reduction)
                  sections=('N', 'R', 'R'), # cell kinds, e.g. ['N', 'R', 'R'] (§5.6.1)
                  ops=BONSAI_OPS, # candidate operations of every edge
@@ -59,7 +59,9 @@ def _check_model(model):
     if not isinstance(model, CellSupernet): raise ConfigError(f"model must be a CellSupernet (e.g. spider_model(...)), got {type(model).__name__}")
     return model
 
-def parse_edge(model:CellSupernet, edge_name:str) -> tuple:
+def parse_edge(model:CellSupernet, # the model the edge belongs to
+               edge_name:str, # 'c{i}/{u}->{v}', as `model.edges()` names it
+              ) -> tuple:
     "(cell index, 'u->v') of the edge called 'c{i}/{u}->{v}' in `model`; ConfigError if there is none."
     _check_model(model)
     c, _, k = str(edge_name).partition('/')
@@ -69,8 +71,10 @@ def parse_edge(model:CellSupernet, edge_name:str) -> tuple:
         raise ConfigError(f"edge_name={edge_name!r} is not an edge of the model; edge names are 'c{{cell}}/{{u}}->{{v}}', e.g. {ex}")
     return i, k
 
-def get_edge(model:CellSupernet, edge_name:str) -> MixedOp:
-    "The MixedOp called 'c{i}/{u}->{v}'."
+def get_edge(model:CellSupernet, # the model the edge belongs to
+             edge_name:str, # 'c{i}/{u}->{v}'
+            ) -> MixedOp:
+    "The MixedOp called 'c{i}/{u}->{v}'; ConfigError if there is none."
     i, k = parse_edge(model, edge_name)
     return model.cells[i].edges[k]
 
@@ -134,10 +138,11 @@ def _stat(w:np.ndarray, s:str) -> float:
     if s.startswith('abs-'): w, s = np.abs(w), s[4:]
     return float(w.mean() if s == 'mean' else w.var())
 
-def edge_scores(model:CellSupernet,
+def edge_scores(model:CellSupernet, # the model whose edges are scored
                 tracker:PrunerTracker|None=None, # recorded the last `window` pruner weights (pruner statistics only)
                 metric:str='variance', # a statistic, 'random', or a full metric name (its direction is ignored)
-                x:torch.Tensor|None=None, y:torch.Tensor|None=None, # fixed training batch (SHAP only)
+                x:torch.Tensor|None=None, # fixed training images, shape (B, C, H, W) (SHAP only)
+                y:torch.Tensor|None=None, # their labels, shape (B,) (SHAP only)
                 seed:int=0, # seed of 'random' and of shap's sampling
                 shap_method:str='auto', # 'auto' (exact up to `exact_max` edges, else 'kernel'), 'exact', 'kernel' or 'permutation'
                 exact_max:int=10, # largest number of edges whose Shapley values 'auto' enumerates exactly
@@ -226,7 +231,10 @@ def random_deadhead_count(cycle:int, # 1-based cycle number
     if cycle > len(template): raise ConfigError(f"dh_template has {len(template)} counts but cycle {cycle} needs one; give one count per cycle")
     return min(live_ops, int(template[cycle - 1]))
 
-def random_deadheads(model:CellSupernet, k:int, seed:int=0) -> list:
+def random_deadheads(model:CellSupernet, # deadheaded in place
+                     k:int, # operations to deadhead, >= 0 (at most all live ones)
+                     seed:int=0, # seed of the choice
+                    ) -> list:
     "Deadhead `k` operations chosen uniformly among the live ones; return their pruner keys."
     _check_model(model); check_range('k', k, 0, kind=int)
     keys = [k_ for k_, p in model.pruners() if '/in/' not in k_]
@@ -247,10 +255,10 @@ class SpiderConfig(Config):
     train_epochs:int = 8 # E_train: final free training
     memory_budget:float|str|None = None # s_max: bytes, 'P%' of the starting model's size, or None (no gate)
     memory:str = 'measured' # the gate's memory model: 'measured' (Algorithm 1's way, sizes in context) or 'estimated' (nasbook.memory)
-    lr:float = 0.05
-    weight_decay:float = 3e-4
-    batch_size:int = 64
-    seed:int = 0
+    lr:float = 0.05 # peak SGD learning rate, > 0 (cosine schedule)
+    weight_decay:float = 3e-4 # SGD weight decay, >= 0
+    batch_size:int = 64 # training images per step, >= 1
+    seed:int = 0 # seed of everything, >= 0 (cycles, loaders, scores derive theirs from it)
     per_cell:bool = True # floor(n/c) mutations per cell (§5.6.2)
     window:int|None = None # batches of pruner weights the metrics see (None: one epoch)
     random_variant:int|None = None # 1-4: Table 5.1
@@ -312,7 +320,8 @@ class SpiderSearch(OneShotMethod):
                  out_dir=None, # checkpoint folder
                  size_of_edge:Callable|None=None, # edge -> bytes for the gate (default: cfg.memory's model at the batch size)
                  model_size:Callable|None=None, # model -> bytes (default: cfg.memory's model at the batch size)
-                 **kw):
+                 **kw, # SpiderConfig fields, when `cfg` is None (both: ConfigError)
+                ):
         self.cfg = cfg or SpiderConfig.from_dict(kw)
         if cfg is not None and kw: raise ConfigError(f"give either cfg or keyword settings, not both (got {sorted(kw)})")
         self.data = get_dataset(data) if isinstance(data, str) else data
@@ -352,22 +361,35 @@ class SpiderSearch(OneShotMethod):
     def label(self): return f"SpiderNet ({self.cfg.metric})" if self.guided else f"Random {self.cfg.random_variant}"
     def settings(self): return self._settings
     def plan(self): return {'cycles': self.cfg.cycles, 'train_epochs': self.cfg.train_epochs}
-    def resumable(self, plan, epoch):
+    def resumable(self, plan, # the plan saved with a checkpoint
+                  epoch, # the epochs that checkpoint has finished
+                 ):
         "Another plan's checkpoint continues this one if it lies within the cycles both share (more cycles extend a search)."
         if plan == self.plan(): return True
         return epoch <= min(plan['cycles'], self.cfg.cycles) * self.per_cycle
     def total_epochs(self): return self.n_search + self.cfg.train_epochs
-    def trains(self, epoch): return epoch >= self.n_search or self.guided
-    def phase(self, epoch): return 'search' if epoch < self.n_search else 'train'
+    def trains(self, epoch, # a step of the loop
+              ):
+        "Whether the loop trains in this step (final epochs, and guided cycles)."
+        return epoch >= self.n_search or self.guided
+    def phase(self, epoch, # a step of the loop
+             ):
+        "'search' during the mutation cycles, 'train' in the final training."
+        return 'search' if epoch < self.n_search else 'train'
     def genotype(self): return self.model.genotype()
-    def final_model(self, search): return self.model
-    def status(self, search): return {'cycles_done': self.state['cycles_done']}
+    def final_model(self, search, # the OneShotSearch running this method
+                   ): return self.model
+    def status(self, search, # the OneShotSearch running this method
+              ):
+        "What the progress display shows: the cycles done."
+        return {'cycles_done': self.state['cycles_done']}
 
     def _holder(self, search):
         "A trainer without data that only carries the model's weights into the checkpoint (between cycles)."
         search.trainer = Trainer(self.model, None, epochs=1, progress=False)
 
-    def prepare(self, search): self._holder(search)
+    def prepare(self, search, # the OneShotSearch running this method (its trainer is set here)
+               ): self._holder(search)
 
 # %% ../nbs/30_spider.ipynb #76b06627
 @patch
@@ -394,7 +416,9 @@ def _final_trainer(self:SpiderSearch, search):
 
 # %% ../nbs/30_spider.ipynb #b4d07bb1
 @patch
-def before_epoch(self:SpiderSearch, search, epoch):
+def before_epoch(self:SpiderSearch, search, # the OneShotSearch running this method
+                 epoch, # the step about to run
+                ):
     "A cycle's first epoch: seed it, re-initialise and give it a fresh trainer (line 2); the first final epoch: prepare the final training."
     cfg, st = self.cfg, self.state
     self._t0 = time.perf_counter()
@@ -421,7 +445,10 @@ def before_epoch(self:SpiderSearch, search, epoch):
 
 # %% ../nbs/30_spider.ipynb #28c0cb39
 @patch
-def after_epoch(self:SpiderSearch, search, epoch, record):
+def after_epoch(self:SpiderSearch, search, # the OneShotSearch running this method
+                epoch, # the step just finished
+                record, # the loop's record of that step
+               ):
     "A cycle's last epoch: deadhead, score, mutate, clear (lines 3-5 of Algorithm 6); a final epoch: count its deadheads."
     st = self.state
     if epoch >= self.n_search:
@@ -499,7 +526,9 @@ def state_dict(self:SpiderSearch):
     return sd
 
 @patch
-def load_state_dict(self:SpiderSearch, sd, search):
+def load_state_dict(self:SpiderSearch, sd, # a dict from `state_dict` (read from the checkpoint)
+                    search, # the OneShotSearch resuming this method
+                   ):
     "Rebuild the model from its genotype and the trainer of the step the checkpoint was written in (the loop restores its weights)."
     self.state = copy.deepcopy(sd['state']); st = self.state
     self.model = CellSupernet.from_dict(sd['supernet'])
@@ -514,7 +543,8 @@ def load_state_dict(self:SpiderSearch, sd, search):
 
 # %% ../nbs/30_spider.ipynb #a683fcc5
 @patch
-def finish(self:SpiderSearch, search) -> dict:
+def finish(self:SpiderSearch, search, # the finished OneShotSearch
+          ) -> dict:
     "Accuracies, size, times, mutations and deadheads of the finished search."
     st, cfg, m, trainer = self.state, self.cfg, self.model, search.trainer
     test, valid = trainer.evaluate(self.tedl), trainer.evaluate(trainer.valid_dl)
@@ -550,17 +580,18 @@ def spider_search(model:CellSupernet, # the starting model, e.g. spider_model(..
                   train_epochs:int=8, # E_train: epochs of the final free training
                   memory_budget=None, # s_max: bytes, 'P%' of the starting model's size (as the gate's memory model prices it), or None (no gate)
                   lr:float=0.05, # peak learning rate (cosine schedule)
-                  batch_size:int=64,
+                  batch_size:int=64, # training images per step, >= 1
                   seed:int=0, # seed of everything (cycles, loaders, scores derive theirs from it)
                   out_dir=None, # checkpoint folder; a search resumes from it
                   random_variant:int|None=None, # 1-4: a Table 5.1 baseline instead of guided growth
                   dh_template:list|None=None, # variants 1 and 4: deadheads per cycle (None: the thesis' vector, scaled)
                   final_random_deadheads:int|None=None, # variant 1: random deadheads before the final training
-                  size_of_edge:Callable|None=None, model_size:Callable|None=None, # the gate's sizes (default: the `memory` model of kw, measured)
+                  size_of_edge:Callable|None=None, # edge -> bytes for the gate (default: the `memory` model of kw, measured)
+                  model_size:Callable|None=None, # model -> bytes for the gate (default: the same memory model)
                   stop_after:int|None=None, # stop after this many steps (cycle epochs, random cycles, final epochs) in this call
                   progress:bool=True, # show a progress bar over the steps
                   **kw, # further SpiderConfig fields (window, per_cell, n_good, weight_decay, ...)
-                 ) -> OneShotResult:
+                 ) -> OneShotResult: # genotype, accuracies, history, seconds, the method's extras and the model (finished=False when stopped early)
     "Run SpiderNet (Algorithm 6) or a Table 5.1 baseline on the shared one-shot loop, resumably; return its `OneShotResult` (with the model)."
     cfg = SpiderConfig.from_dict(dict(metric=metric, cycles=cycles, epochs_per_cycle=epochs_per_cycle, mutations_per_cycle=mutations_per_cycle,
                                       train_epochs=train_epochs, memory_budget=memory_budget, lr=lr, batch_size=batch_size, seed=seed,
