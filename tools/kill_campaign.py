@@ -37,6 +37,8 @@ COMMANDS = {
               '--quiet'],
     'nasrl': ['nasrl', '--budget', '4', '--epochs', '1', '--controller-batch', '2', '--seed', '1', '--quiet'],
     'nasnet': ['nasnet', '--budget', '4', '--epochs', '1', '--blocks', '2', '--controller-batch', '2', '--seed', '1', '--quiet'],
+    'transfer': ['transfer', '--methods', 'random,nasnet', '--sources', 'digits', '--target', 'digits', '--target-train', '300',
+                 '--seeds', '1', '--evaluations', '2', '--epochs', '1', '--channels', '4', '--cells-n', '1', '--quiet'],
     'train': ['train', '--space', 'cnn-widths', '--config', '{"w1": 8, "w2": 16}', '--epochs', '4', '--seed', '1', '--quiet'],
 }
 # ways to die: a timer (anywhere), or inside the n-th write of a kind
