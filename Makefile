@@ -31,10 +31,10 @@ check-sync: install
 	$(BIN)/python tools/check_sync.py
 
 test-nbs: install
-	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 $(BIN)/nbdev_test --path nbs --n_workers 2
+	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 RAY_raylet_start_wait_time_s=300 $(BIN)/nbdev_test --path nbs --n_workers 2
 
 test-walkthroughs: install
-	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 $(BIN)/nbdev_test --path nas_notebooks --n_workers 2
+	NASBOOK_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 KINETO_LOG_LEVEL=5 RAY_raylet_start_wait_time_s=300 $(BIN)/nbdev_test --path nas_notebooks --n_workers 2
 
 # headless Chromium (Debian's package) reads the built docs site in tests/test_docs.py: installed when root
 browser:

@@ -8,6 +8,7 @@ import datetime, math, os, random, socket, tempfile, time, traceback, warnings
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -263,178 +264,199 @@ class Trainer:
             if f is not None: f(cb)
 
     # -- parameters that arrive and leave while training ------------------------
-    def add_param_group(self, params, # iterable of parameters (those without requires_grad are left out)
-                        start_epoch:float|None=None, # the group's T_added (default: now)
-                        lr:float|None=None, # the group's peak learning rate (default: the trainer's)
-                        weight_decay:float|None=None, # the group's weight decay (default: the trainer's)
-                       ):
-        "Give new parameters to the optimizer, scheduled from `start_epoch` (default: now). In a distributed job every rank must do the same."
-        params = [p for p in params if p.requires_grad]
-        if not params: return
-        se = self.t_epoch if start_epoch is None else start_epoch
-        g = {'params': params, 'start_epoch': float(se), 'initial_lr': lr or self.lr, 'lr': lr or self.lr}
-        if weight_decay is not None: g['weight_decay'] = check_range('weight_decay', weight_decay, 0)
-        self.opt.add_param_group(g); self.ddp = None
 
-    def remove_params(self, params, # parameters to take out
-                     ):
-        "Take parameters out of the optimizer (and its momentum state): they cost nothing from now on."
-        ids = {id(p) for p in params}
-        for g in self.opt.param_groups: g['params'] = [p for p in g['params'] if id(p) not in ids]
-        for p in params: self.opt.state.pop(p, None)
-        self.opt.param_groups[:] = [g for g in self.opt.param_groups if g['params']] or self.opt.param_groups[:1]
-        self.ddp = None
 
-    def set_lr(self):
-        "Set every group's learning rate for the current fractional epoch `t_epoch`."
-        f = SCHEDULES[self.schedule]
-        for g in self.opt.param_groups:
-            g['lr'] = f(self.t_epoch, self.epochs, g.get('start_epoch', 0.), g.get('initial_lr', self.lr), self.lr_min)
+# %% ../nbs/02_train.ipynb #4b7b9555
+@patch
+def add_param_group(self:Trainer, params, # iterable of parameters (those without requires_grad are left out)
+                    start_epoch:float|None=None, # the group's T_added (default: now)
+                    lr:float|None=None, # the group's peak learning rate (default: the trainer's)
+                    weight_decay:float|None=None, # the group's weight decay (default: the trainer's)
+                   ):
+    "Give new parameters to the optimizer, scheduled from `start_epoch` (default: now). In a distributed job every rank must do the same."
+    params = [p for p in params if p.requires_grad]
+    if not params: return
+    se = self.t_epoch if start_epoch is None else start_epoch
+    g = {'params': params, 'start_epoch': float(se), 'initial_lr': lr or self.lr, 'lr': lr or self.lr}
+    if weight_decay is not None: g['weight_decay'] = check_range('weight_decay', weight_decay, 0)
+    self.opt.add_param_group(g); self.ddp = None
 
-    # -- the loop ----------------------------------------------------------------
-    def compute_loss(self, pred, # logits (B, classes), or a tuple (logits, aux logits...)
-                     y:torch.Tensor, # (B,) class indices
-                    ) -> torch.Tensor:
-        "Cross-entropy of the main head plus `aux_weight` times that of each auxiliary head (a scalar)."
-        if isinstance(pred, (tuple, list)):
-            main, *aux = pred
-            return F.cross_entropy(main, y) + self.aux_weight * sum(F.cross_entropy(a, y) for a in aux if a is not None)
-        return F.cross_entropy(pred, y)
-
-    def one_batch(self, x:torch.Tensor, # (B, C, H, W) inputs
-                  y:torch.Tensor, # (B,) labels
+@patch
+def remove_params(self:Trainer, params, # parameters to take out
                  ):
-        "One SGD step (gradients averaged over the ranks by DDP in a distributed job). Raises `Diverged` on a non-finite loss."
-        self.xb, self.yb = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        self.set_lr(); self('before_batch')
-        self.pred = self.wrapped_model(self.xb); self('after_pred')
-        self.loss = self.compute_loss(self.pred, self.yb); self('after_loss')
-        if self.diverge_check:
-            bad = not torch.isfinite(self.loss)
-            if self.distributed: bad = self.all_reduce([bad])[0] > 0   # every rank stops together, none waits forever
-            if bad: raise Diverged(f"loss became {self.loss.item()} at epoch {self.epoch}, batch {self.iter}")
-        self.opt.zero_grad(set_to_none=True)
-        self.loss.backward(); self('before_step')
-        if self.clip is not None: nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.opt.step(); self('after_batch')
+    "Take parameters out of the optimizer (and its momentum state): they cost nothing from now on."
+    ids = {id(p) for p in params}
+    for g in self.opt.param_groups: g['params'] = [p for p in g['params'] if id(p) not in ids]
+    for p in params: self.opt.state.pop(p, None)
+    self.opt.param_groups[:] = [g for g in self.opt.param_groups if g['params']] or self.opt.param_groups[:1]
+    self.ddp = None
 
-    def fit(self, epochs:int|None=None, # train until this epoch (default: the trainer's `epochs`)
-           ):
-        "Train until epoch `epochs`; resumes from `self.epoch` after `load`. Returns the trainer; `history` gets one record per epoch (train loss averaged over every rank's samples)."
-        end = self.epochs if epochs is None else check_range('epochs', epochs, 1, kind=int)
-        self('before_fit')
-        mb = master_bar(range(self.epoch, end)) if self.progress else range(self.epoch, end)
-        try:
-            for self.epoch in mb:
-                self.model.train(); self('before_epoch')
-                n = len(self.train_dl); t0 = time.perf_counter(); tot, cnt = 0., 0
-                it = progress_bar(self.train_dl, parent=mb, leave=False) if self.progress else self.train_dl
-                bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()); skipped = 0
-                for i, (x, y) in enumerate(it):
-                    self.iter, self.t_epoch = i, self.epoch + i / n
-                    if bn and len(y) == 1:  # train-mode BN cannot normalise one sample: skip it, say so once
-                        skipped += 1
-                        if skipped == 1: warnings.warn("a training batch of one sample was skipped (BatchNorm needs two); "
-                                                       "nasbook's loaders merge a trailing one into the batch before it")
-                        continue
-                    self.one_batch(x, y)
-                    tot += self.loss.detach() * len(y); cnt += len(y)
-                tot, cnt = self.all_reduce([tot, cnt])
-                rec = {'epoch': self.epoch + 1, 'train_loss': float(tot / max(cnt, 1)), 'seconds': time.perf_counter() - t0,
-                       'lr': self.opt.param_groups[0]['lr']}
-                if skipped: rec['skipped_batches'] = skipped
-                if self.valid_dl is not None: rec.update({f"valid_{k}": v for k, v in self.evaluate(self.valid_dl).items()})
-                self.history.append(rec); self.t_epoch = self.epoch + 1.
-                if self.progress and hasattr(mb, 'write'):
-                    mb.write(' '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
-                self('after_epoch')
-            self.epoch = end
-        except CancelFit: self.epoch += 1
-        finally: self('after_fit')
-        return self
+@patch
+def set_lr(self:Trainer):
+    "Set every group's learning rate for the current fractional epoch `t_epoch`."
+    f = SCHEDULES[self.schedule]
+    for g in self.opt.param_groups:
+        g['lr'] = f(self.t_epoch, self.epochs, g.get('start_epoch', 0.), g.get('initial_lr', self.lr), self.lr_min)
 
-    @torch.no_grad()
-    def evaluate(self, dl, # batches (x, y); sharded across the ranks in a distributed job (every rank must call this)
-                 topk=(1, 5), # which top-k accuracies to report
-                ) -> dict:
-        "Mean loss (nats per sample) and top-k accuracies (fractions) of the (main head of the) model on `dl`, over all ranks' shards."
-        was = self.model.training; self.model.eval()
-        if self.distributed:  # BN running statistics: rank 0's for everyone, as in its checkpoints
-            for b in self.model.buffers(): dist.broadcast(b, 0)
-        sharded = self.shard(dl, train=False)
-        tot, n, hits = 0., 0, {k: 0 for k in topk}
-        for x, y in sharded:
-            x, y = x.to(self.device), y.to(self.device)
-            out = self.model(x)
-            if isinstance(out, (tuple, list)): out = out[0]
-            tot += F.cross_entropy(out, y, reduction='sum').item(); n += len(y)
-            top = out.topk(min(max(topk), out.shape[1]), dim=1).indices
-            for k in topk: hits[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
-        if isinstance(sharded, ShardedLoader):
-            tot, n, *h = self.all_reduce([tot, n, *hits.values()]); hits = dict(zip(hits, h))
-        self.model.train(was)
-        return {'loss': tot / max(n, 1), **{f"top{k}": hits[k] / max(n, 1) for k in topk}}
+# -- the loop ----------------------------------------------------------------
 
-    # -- checkpoints -------------------------------------------------------------
-    def state_dict(self) -> dict:
-        "Everything a run needs to go on: weights (without any DDP prefix), optimizer, epoch, history, schedule, RNG and loader states."
-        gen = getattr(self.train_dl, 'generator', None)
-        names = {id(p): n for n, p in self.model.named_parameters()}
-        return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(), 'epoch': self.epoch, 'history': self.history,
-                'world_size': self.world_size,
-                'group_names': [[names.get(id(p)) for p in g['params']] for g in self.opt.param_groups],
-                'schedule': {**self.schedule_settings(),
-                             'groups': [{k: g[k] for k in ('start_epoch', 'initial_lr')} for g in self.opt.param_groups]},
-                'rng': {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate(),
-                        'loader': gen.get_state() if isinstance(gen, torch.Generator) else None,
-                        'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
 
-    def schedule_settings(self) -> dict:
-        "What the learning rate at any epoch depends on, besides each group's start: kind, length, peak and floor."
-        return {'kind': self.schedule, 'epochs': self.epochs, 'lr': self.lr, 'lr_min': self.lr_min}
+# %% ../nbs/02_train.ipynb #916eb908
+@patch
+def compute_loss(self:Trainer, pred, # logits (B, classes), or a tuple (logits, aux logits...)
+                 y:torch.Tensor, # (B,) class indices
+                ) -> torch.Tensor:
+    "Cross-entropy of the main head plus `aux_weight` times that of each auxiliary head (a scalar)."
+    if isinstance(pred, (tuple, list)):
+        main, *aux = pred
+        return F.cross_entropy(main, y) + self.aux_weight * sum(F.cross_entropy(a, y) for a in aux if a is not None)
+    return F.cross_entropy(pred, y)
 
-    def save(self, path, # file to write (its folder is created)
-            ) -> Path:
-        "Write model, optimizer, schedule, epoch, history and RNG states atomically to `path` (the old file or the new, never a mix). In a distributed job rank 0 writes and every rank waits until the file is there."
-        path = Path(path)
-        if self.is_main:
-            path.parent.mkdir(parents=True, exist_ok=True); atomic_torch_save(self.state_dict(), path)
-        if self.distributed: dist.barrier()
-        return path
+@patch
+def one_batch(self:Trainer, x:torch.Tensor, # (B, C, H, W) inputs
+              y:torch.Tensor, # (B,) labels
+             ):
+    "One SGD step (gradients averaged over the ranks by DDP in a distributed job). Raises `Diverged` on a non-finite loss."
+    self.xb, self.yb = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+    self.set_lr(); self('before_batch')
+    self.pred = self.wrapped_model(self.xb); self('after_pred')
+    self.loss = self.compute_loss(self.pred, self.yb); self('after_loss')
+    if self.diverge_check:
+        bad = not torch.isfinite(self.loss)
+        if self.distributed: bad = self.all_reduce([bad])[0] > 0   # every rank stops together, none waits forever
+        if bad: raise Diverged(f"loss became {self.loss.item()} at epoch {self.epoch}, batch {self.iter}")
+    self.opt.zero_grad(set_to_none=True)
+    self.loss.backward(); self('before_step')
+    if self.clip is not None: nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+    self.opt.step(); self('after_batch')
 
-    def load(self, path, # a checkpoint written by `save` (by any number of ranks)
-             schedule:str='check', # 'check': a checkpoint saved under another schedule is a ConfigError; 'new': continue on this trainer's schedule
-            ):
-        "Restore everything `save` wrote; `fit()` then continues where the saved run stopped, with any number of ranks. Raises `NasbookError` for a missing or corrupt file."
-        check_in('schedule', schedule, ('check', 'new'))
-        sd = torch_load(path, 'checkpoint', map_location=self.device)
-        saved = {k: v for k, v in sd.get('schedule', {}).items() if k != 'groups'}
-        mine = self.schedule_settings()
-        diff = [k for k in mine if k in saved and saved[k] != mine[k]]
-        if diff and schedule == 'check':
-            raise ConfigError(f"checkpoint {path} was saved under another schedule: "
-                              + ', '.join(f"{k}={saved[k]!r} there, {mine[k]!r} here" for k in diff)
-                              + ". Build the trainer with the saved settings to resume, or load(..., schedule='new') "
-                              "to continue on this trainer's schedule from the saved epoch")
-        self.model.load_state_dict(sd['model']); self.ddp = None
-        if sd.get('group_names') and all(n is not None for g in sd['group_names'] for n in g):
-            # models that grow or shrink while training: rebuild the optimizer's groups by parameter name first
-            params = dict(self.model.named_parameters())
-            missing = [n for g in sd['group_names'] for n in g if n not in params]
-            if missing: raise ConfigError(f"checkpoint {path} names parameters the model lacks, e.g. {missing[:3]}")
-            self.opt.param_groups[:] = [dict(self.opt.param_groups[0], params=[params[n] for n in g]) for g in sd['group_names']]
-            self.opt.state.clear()
-        self.opt.load_state_dict(sd['opt'])
-        if schedule == 'new' and saved.get('lr', self.lr) != self.lr:  # every group's peak scales with the new one
-            for g in self.opt.param_groups: g['initial_lr'] = g['initial_lr'] * self.lr / saved['lr']
-        self.epoch, self.history, self.t_epoch = sd['epoch'], sd['history'], float(sd['epoch'])
-        r = sd['rng']; torch.set_rng_state(r['torch'].cpu()); np.random.set_state(r['numpy']); random.setstate(r['python'])
-        gen = getattr(self.train_dl, 'generator', None)
-        if r['loader'] is not None and isinstance(gen, torch.Generator): gen.set_state(r['loader'].cpu())
-        if r.get('cuda') is not None and torch.cuda.is_available():
-            try: torch.cuda.set_rng_state_all(r['cuda'])
-            except (RuntimeError, IndexError): pass   # saved on a machine with another number of GPUs: the weights are what matter
-        return self
+@patch
+def fit(self:Trainer, epochs:int|None=None, # train until this epoch (default: the trainer's `epochs`)
+       ):
+    "Train until epoch `epochs`; resumes from `self.epoch` after `load`. Returns the trainer; `history` gets one record per epoch (train loss averaged over every rank's samples)."
+    end = self.epochs if epochs is None else check_range('epochs', epochs, 1, kind=int)
+    self('before_fit')
+    mb = master_bar(range(self.epoch, end)) if self.progress else range(self.epoch, end)
+    try:
+        for self.epoch in mb:
+            self.model.train(); self('before_epoch')
+            n = len(self.train_dl); t0 = time.perf_counter(); tot, cnt = 0., 0
+            it = progress_bar(self.train_dl, parent=mb, leave=False) if self.progress else self.train_dl
+            bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.model.modules()); skipped = 0
+            for i, (x, y) in enumerate(it):
+                self.iter, self.t_epoch = i, self.epoch + i / n
+                if bn and len(y) == 1:  # train-mode BN cannot normalise one sample: skip it, say so once
+                    skipped += 1
+                    if skipped == 1: warnings.warn("a training batch of one sample was skipped (BatchNorm needs two); "
+                                                   "nasbook's loaders merge a trailing one into the batch before it")
+                    continue
+                self.one_batch(x, y)
+                tot += self.loss.detach() * len(y); cnt += len(y)
+            tot, cnt = self.all_reduce([tot, cnt])
+            rec = {'epoch': self.epoch + 1, 'train_loss': float(tot / max(cnt, 1)), 'seconds': time.perf_counter() - t0,
+                   'lr': self.opt.param_groups[0]['lr']}
+            if skipped: rec['skipped_batches'] = skipped
+            if self.valid_dl is not None: rec.update({f"valid_{k}": v for k, v in self.evaluate(self.valid_dl).items()})
+            self.history.append(rec); self.t_epoch = self.epoch + 1.
+            if self.progress and hasattr(mb, 'write'):
+                mb.write(' '.join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+            self('after_epoch')
+        self.epoch = end
+    except CancelFit: self.epoch += 1
+    finally: self('after_fit')
+    return self
+
+@patch
+@torch.no_grad()
+def evaluate(self:Trainer, dl, # batches (x, y); sharded across the ranks in a distributed job (every rank must call this)
+             topk=(1, 5), # which top-k accuracies to report
+            ) -> dict:
+    "Mean loss (nats per sample) and top-k accuracies (fractions) of the (main head of the) model on `dl`, over all ranks' shards."
+    was = self.model.training; self.model.eval()
+    if self.distributed:  # BN running statistics: rank 0's for everyone, as in its checkpoints
+        for b in self.model.buffers(): dist.broadcast(b, 0)
+    sharded = self.shard(dl, train=False)
+    tot, n, hits = 0., 0, {k: 0 for k in topk}
+    for x, y in sharded:
+        x, y = x.to(self.device), y.to(self.device)
+        out = self.model(x)
+        if isinstance(out, (tuple, list)): out = out[0]
+        tot += F.cross_entropy(out, y, reduction='sum').item(); n += len(y)
+        top = out.topk(min(max(topk), out.shape[1]), dim=1).indices
+        for k in topk: hits[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
+    if isinstance(sharded, ShardedLoader):
+        tot, n, *h = self.all_reduce([tot, n, *hits.values()]); hits = dict(zip(hits, h))
+    self.model.train(was)
+    return {'loss': tot / max(n, 1), **{f"top{k}": hits[k] / max(n, 1) for k in topk}}
+
+# -- checkpoints -------------------------------------------------------------
+
+
+# %% ../nbs/02_train.ipynb #f7f884d3
+@patch
+def state_dict(self:Trainer) -> dict:
+    "Everything a run needs to go on: weights (without any DDP prefix), optimizer, epoch, history, schedule, RNG and loader states."
+    gen = getattr(self.train_dl, 'generator', None)
+    names = {id(p): n for n, p in self.model.named_parameters()}
+    return {'model': self.model.state_dict(), 'opt': self.opt.state_dict(), 'epoch': self.epoch, 'history': self.history,
+            'world_size': self.world_size,
+            'group_names': [[names.get(id(p)) for p in g['params']] for g in self.opt.param_groups],
+            'schedule': {**self.schedule_settings(),
+                         'groups': [{k: g[k] for k in ('start_epoch', 'initial_lr')} for g in self.opt.param_groups]},
+            'rng': {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate(),
+                    'loader': gen.get_state() if isinstance(gen, torch.Generator) else None,
+                    'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}}
+
+@patch
+def schedule_settings(self:Trainer) -> dict:
+    "What the learning rate at any epoch depends on, besides each group's start: kind, length, peak and floor."
+    return {'kind': self.schedule, 'epochs': self.epochs, 'lr': self.lr, 'lr_min': self.lr_min}
+
+@patch
+def save(self:Trainer, path, # file to write (its folder is created)
+        ) -> Path:
+    "Write model, optimizer, schedule, epoch, history and RNG states atomically to `path` (the old file or the new, never a mix). In a distributed job rank 0 writes and every rank waits until the file is there."
+    path = Path(path)
+    if self.is_main:
+        path.parent.mkdir(parents=True, exist_ok=True); atomic_torch_save(self.state_dict(), path)
+    if self.distributed: dist.barrier()
+    return path
+
+@patch
+def load(self:Trainer, path, # a checkpoint written by `save` (by any number of ranks)
+         schedule:str='check', # 'check': a checkpoint saved under another schedule is a ConfigError; 'new': continue on this trainer's schedule
+        ):
+    "Restore everything `save` wrote; `fit()` then continues where the saved run stopped, with any number of ranks. Raises `NasbookError` for a missing or corrupt file."
+    check_in('schedule', schedule, ('check', 'new'))
+    sd = torch_load(path, 'checkpoint', map_location=self.device)
+    saved = {k: v for k, v in sd.get('schedule', {}).items() if k != 'groups'}
+    mine = self.schedule_settings()
+    diff = [k for k in mine if k in saved and saved[k] != mine[k]]
+    if diff and schedule == 'check':
+        raise ConfigError(f"checkpoint {path} was saved under another schedule: "
+                          + ', '.join(f"{k}={saved[k]!r} there, {mine[k]!r} here" for k in diff)
+                          + ". Build the trainer with the saved settings to resume, or load(..., schedule='new') "
+                          "to continue on this trainer's schedule from the saved epoch")
+    self.model.load_state_dict(sd['model']); self.ddp = None
+    if sd.get('group_names') and all(n is not None for g in sd['group_names'] for n in g):
+        # models that grow or shrink while training: rebuild the optimizer's groups by parameter name first
+        params = dict(self.model.named_parameters())
+        missing = [n for g in sd['group_names'] for n in g if n not in params]
+        if missing: raise ConfigError(f"checkpoint {path} names parameters the model lacks, e.g. {missing[:3]}")
+        self.opt.param_groups[:] = [dict(self.opt.param_groups[0], params=[params[n] for n in g]) for g in sd['group_names']]
+        self.opt.state.clear()
+    self.opt.load_state_dict(sd['opt'])
+    if schedule == 'new' and saved.get('lr', self.lr) != self.lr:  # every group's peak scales with the new one
+        for g in self.opt.param_groups: g['initial_lr'] = g['initial_lr'] * self.lr / saved['lr']
+    self.epoch, self.history, self.t_epoch = sd['epoch'], sd['history'], float(sd['epoch'])
+    r = sd['rng']; torch.set_rng_state(r['torch'].cpu()); np.random.set_state(r['numpy']); random.setstate(r['python'])
+    gen = getattr(self.train_dl, 'generator', None)
+    if r['loader'] is not None and isinstance(gen, torch.Generator): gen.set_state(r['loader'].cpu())
+    if r.get('cuda') is not None and torch.cuda.is_available():
+        try: torch.cuda.set_rng_state_all(r['cuda'])
+        except (RuntimeError, IndexError): pass   # saved on a machine with another number of GPUs: the weights are what matter
+    return self
+
 
 # %% ../nbs/02_train.ipynb #91a0b9ed
 def small_cnn(in_shape=(1, 8, 8), # (C, H, W) of the input

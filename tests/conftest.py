@@ -4,6 +4,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# Ray on a busy 2-core machine (CI runs two pytest workers beside other jobs): give the raylet longer than Ray's
+# default 60 s to register before ray.init gives up; every test's subprocesses inherit it
+os.environ.setdefault('RAY_raylet_start_wait_time_s', '300')
+os.environ.setdefault('RAY_USAGE_STATS_ENABLED', '0')
 
 @pytest.fixture
 def nasbook_cmd():
