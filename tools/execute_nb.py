@@ -2,7 +2,7 @@
 
     python tools/execute_nb.py NOTEBOOK [NOTEBOOK ...] [--all]   (--all: run slow cells too)
 """
-import sys, time
+import os, sys, time
 import nbformat
 from nbclient import NotebookClient
 
@@ -20,6 +20,9 @@ def execute(path, run_slow=False):
 
 if __name__ == '__main__':
     from pathlib import Path
+    # the kernel must draw with the inline backend: MPLBACKEND=Agg (what the test suite sets) would silently
+    # drop every figure from the executed notebook
+    os.environ.pop('MPLBACKEND', None)
     run_slow = '--all' in sys.argv
     for p in [Path(a) for a in sys.argv[1:] if a != '--all']:
         secs, n = execute(p, run_slow)
