@@ -367,26 +367,26 @@ def fit(self:Trainer, epochs:int|None=None, # train until this epoch (default: t
     return self
 
 @patch
-@torch.no_grad()
 def evaluate(self:Trainer, dl, # batches (x, y); sharded across the ranks in a distributed job (every rank must call this)
              topk=(1, 5), # which top-k accuracies to report
             ) -> dict:
     "Mean loss (nats per sample) and top-k accuracies (fractions) of the (main head of the) model on `dl`, over all ranks' shards."
-    was = self.model.training; self.model.eval()
-    if self.distributed:  # BN running statistics: rank 0's for everyone, as in its checkpoints
-        for b in self.model.buffers(): dist.broadcast(b, 0)
-    sharded = self.shard(dl, train=False)
-    tot, n, hits = 0., 0, {k: 0 for k in topk}
-    for x, y in sharded:
-        x, y = x.to(self.device), y.to(self.device)
-        out = self.model(x)
-        if isinstance(out, (tuple, list)): out = out[0]
-        tot += F.cross_entropy(out, y, reduction='sum').item(); n += len(y)
-        top = out.topk(min(max(topk), out.shape[1]), dim=1).indices
-        for k in topk: hits[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
-    if isinstance(sharded, ShardedLoader):
-        tot, n, *h = self.all_reduce([tot, n, *hits.values()]); hits = dict(zip(hits, h))
-    self.model.train(was)
+    with torch.no_grad():
+        was = self.model.training; self.model.eval()
+        if self.distributed:  # BN running statistics: rank 0's for everyone, as in its checkpoints
+            for b in self.model.buffers(): dist.broadcast(b, 0)
+        sharded = self.shard(dl, train=False)
+        tot, n, hits = 0., 0, {k: 0 for k in topk}
+        for x, y in sharded:
+            x, y = x.to(self.device), y.to(self.device)
+            out = self.model(x)
+            if isinstance(out, (tuple, list)): out = out[0]
+            tot += F.cross_entropy(out, y, reduction='sum').item(); n += len(y)
+            top = out.topk(min(max(topk), out.shape[1]), dim=1).indices
+            for k in topk: hits[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
+        if isinstance(sharded, ShardedLoader):
+            tot, n, *h = self.all_reduce([tot, n, *hits.values()]); hits = dict(zip(hits, h))
+        self.model.train(was)
     return {'loss': tot / max(n, 1), **{f"top{k}": hits[k] / max(n, 1) for k in topk}}
 
 # -- checkpoints -------------------------------------------------------------
