@@ -83,12 +83,13 @@ def score_candidate(S, x, crops, rng, preset='tenas'):
     "Algorithm 5, lines 3-8, for one random candidate: S' = mutated copy, S'_on and S'_off twins, κ + LRC of both."
     t0 = time.perf_counter()
     on = copy.deepcopy(S); i, new = triangular(on, rng)
-    off = copy.deepcopy(on)
-    for k in new: off.cells[i].edges[k].enabled = False      # the new edges disconnected: S'_off computes S
-    lrc_on, lrc_off = lrc_copy(on, crops.shape[-1]), lrc_copy(off, crops.shape[-1])
+    lrc_on = lrc_copy(on, crops.shape[-1])
     t1 = time.perf_counter()
     s_on = ntk_lrc_score(on, x, lrc_model=lrc_on, lrc_x=crops, preset=preset)
-    s_off = ntk_lrc_score(off, x, lrc_model=lrc_off, lrc_x=crops, preset=preset)
+    edges = [m.cells[i].edges[k] for m in (on, lrc_on) for k in new]
+    for e in edges: e.enabled = False      # S'_off: the same twin with the new edges disconnected (it computes S); no copy
+    s_off = ntk_lrc_score(on, x, lrc_model=lrc_on, lrc_x=crops, preset=preset)
+    for e in edges: e.enabled = True
     t2 = time.perf_counter()
     with warnings.catch_warnings():   # a diagnostic outside the timing: κ of the on twin with BatchNorm's running statistics
         warnings.simplefilter('ignore', ProxyWarning)
@@ -105,7 +106,7 @@ def ntk_lrc_part(mutations, repeats, n_ntk, n_lrc):
         base[k] = copy.deepcopy(S)
     t_warm = timed(lambda: score_candidate(base[min(mutations)], x, crops, random.Random(99)))   # first jacrev/vmap call
     res = {k: [] for k in mutations}
-    sel, cpu = {k: [] for k in mutations}, {k: [] for k in mutations}
+    sel, cpu, each = {k: [] for k in mutations}, {k: [] for k in mutations}, {k: [] for k in mutations}
     for r in range(repeats):   # interleaved over the model sizes and the two recipes; a new random candidate every repeat
         for k in (mutations if r % 2 == 0 else mutations[::-1]):
             sd = derive_seed(r, k)
@@ -115,9 +116,11 @@ def ntk_lrc_part(mutations, repeats, n_ntk, n_lrc):
             c0 = time.process_time()
             ch = ntk_lrc_select(base[k], x, n_good=1, seed=r, edges=[e], lrc_x=crops, details=True)   # the search's path, off='once'
             sel[k].append(ch.trials[0]['seconds']); cpu[k].append(time.process_time() - c0)
+            ch = ntk_lrc_select(base[k], x, n_good=1, seed=r, edges=[e], lrc_x=crops, off='each', details=True)   # both twins, as line 6 reads
+            each[k].append(ch.trials[0]['seconds'])
     rows = ['| mutations done | nodes / edges / live ops | params (slim) | old recipe: s per candidate, both twins, median (min–max) | '
-            'TE-NAS preset: s per candidate, both twins | `ntk_lrc_select`: s per candidate (S\'_off once) | same, CPU s of the whole call (S + candidate) | κ status on / off | '
-            'LRC on / off (median) | dead NTK samples on / off (median) | accepted | thesis |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
+            'TE-NAS preset: s per candidate, both twins | `ntk_lrc_select(off=\'each\')`: s per candidate, both twins | `ntk_lrc_select`: s per candidate (S\'_off once) | same, CPU s of the whole call (S + candidate) | κ status on / off | '
+            'LRC on / off (median) | dead NTK samples on / off (median) | accepted | thesis |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for k in mutations:
         S, v = base[k], res[k]
         f = lambda t: f"{med(t):.2f} ({min(t):.2f}–{max(t):.2f})"
@@ -125,10 +128,10 @@ def ntk_lrc_part(mutations, repeats, n_ntk, n_lrc):
         st_on = '/'.join(sorted({c['on'].status for c in new})); st_off = '/'.join(sorted({c['off'].status for c in new}))
         rows.append(f"| {k} | {sum(len(c.order) for c in S.cells)} / {len(S.edges())} / {S.n_live_ops()} | "
                     f"{sum(p.numel() for p in S.parameters()):,} | {f([c['old']['total'] for c in v])} | {f([c['total'] for c in new])} | "
-                    f"{f(sel[k])} | {f(cpu[k])} | {st_on} / {st_off} | {med([c['on'].lrc for c in new]):.0f} / {med([c['off'].lrc for c in new]):.0f} | "
+                    f"{f(each[k])} | {f(sel[k])} | {f(cpu[k])} | {st_on} / {st_off} | {med([c['on'].lrc for c in new]):.0f} / {med([c['off'].lrc for c in new]):.0f} | "
                     f"{med([len(c['on'].dead) for c in new]):.0f} / {med([len(c['off'].dead) for c in new]):.0f} | "
                     f"{sum(c['accept'] for c in new)} of {len(new)} | {'≈60 s per model, GPU' if k == mutations[0] else ''} |")
-    return rows, res, sel, cpu, base, t_warm
+    return rows, res, sel, cpu, each, base, t_warm
 
 
 # ---------------------------------------------------------------- 2. κ and LRC against trained accuracy
@@ -329,7 +332,7 @@ def main(argv=None):
 def ntk_section(a, mutations, figs, out, cmd, dev, load0):
 
     t0 = time.perf_counter()
-    rows, res, sel, cpu, base, t_warm = ntk_lrc_part(mutations, a.repeats, a.ntk_batch, a.lrc_samples)
+    rows, res, sel, cpu, each, base, t_warm = ntk_lrc_part(mutations, a.repeats, a.ntk_batch, a.lrc_samples)
     fig1 = plot_ntk(res, figs / 'ntk_lrc_cost.png', f"slim SpiderNet (3 cells, 1 channel), {dev}; TE-NAS preset, median of {a.repeats}, bar: min–max; x: old recipe")
     kmax = max(mutations)
     new = [c['new'] for v in res.values() for c in v]
@@ -339,23 +342,24 @@ def ntk_section(a, mutations, figs, out, cmd, dev, load0):
     m0 = lambda k, key: med([c[key]['total'] for c in res[k]])
     body1 = (f"Algorithm 5 (§5.4.1), lines 3–8, for one random candidate: S' = a copy of the slim model S with a triangular "
              f"mutation of an edge u->v drawn uniformly from the model (`w = cell.add_node(before=v)`, edges u->w and w->v), "
-             f"S'_on = S', S'_off = a copy of S' with the two new edges disconnected (`enabled = False`), and for both twins "
+             f"S'_on = S', S'_off = S' with the two new edges disconnected (`enabled = False` while it is measured: the same weights as a copy would have, without copying), and for both twins "
              f"`ntk_lrc_score`: κ of the empirical NTK on {a.ntk_batch} digit images and the linear regions of the twin's one-channel "
              f"copy for 3×3 inputs (`lrc_copy`, same weights) on {a.lrc_samples} 3×3 crops of digit images (TE-NAS' input). "
              f"Two recipes in the same run, on the same candidates: the **old** one Algorithm 5 used before issue 16 (all parameters, "
              f"float64 gradients, every ReLU, one forward batch) and the **TE-NAS preset** it uses now (`PRESETS['tenas']`: parameters "
              f"named `weight`, float32 gradients with the singular threshold (N·ε32)², ReLUs on 4-D maps only, forward batches of 1,000, "
-             f"train-mode BatchNorm). The last timing column is what the search pays per candidate: `ntk_lrc_select` measures S'_off "
+             f"train-mode BatchNorm). `ntk_lrc_select(off='each')` is the package's path for the same thing (both twins, the one-channel copy built once per candidate). "
+             f"The last timing column is what the search pays per candidate: `ntk_lrc_select` measures S'_off "
              f"once per call (it computes S; 33_ntk_lrc tests that both ways give the same trials), so a candidate costs its on twin. "
              f"The slim model is `CellSupernet((1, 8, 8), 10, scale=1, sections=['N', 'R', 'R'], handler='all', connect='minimal')` "
              f"(channels 1, 2, 4, the 7 DARTS operations per edge), after {', '.join(map(str, mutations))} random triangular mutations "
              f"(seeded). {a.repeats} repeats, interleaved, after one warm-up candidate ({t_warm:.1f} s); {dev}, load average "
-             f"{load0:.1f} at the start (other jobs shared the 2 cores).\n\n"
+             f"{load0:.1f} at the start{' (other jobs shared the 2 cores)' if load0 > 1 else ''}.\n\n"
              + '\n'.join(rows) + '\n\n'
              f"![seconds per candidate]({rel(fig1, out)})\n\n"
              f"At {mutations[0]} mutations a candidate costs {m0(mutations[0], 'old'):.2f} s with the old recipe and "
-             f"{m0(mutations[0], 'new'):.2f} s with the TE-NAS preset (both twins measured), {med(sel[mutations[0]]):.2f} s in "
-             f"`ntk_lrc_select` (on twin only; {med(cpu[mutations[0]]):.2f} CPU seconds for the whole call, S included); at {kmax}: {m0(kmax, 'old'):.2f}, {m0(kmax, 'new'):.2f} and {med(sel[kmax]):.2f} s. "
+             f"{m0(mutations[0], 'new'):.2f} s with the TE-NAS preset (both twins measured; {med(each[mutations[0]]):.2f} s in `ntk_lrc_select(off='each')`), {med(sel[mutations[0]]):.2f} s in "
+             f"`ntk_lrc_select` (on twin only; {med(cpu[mutations[0]]):.2f} CPU seconds for the whole call, S included); at {kmax}: {m0(kmax, 'old'):.2f}, {m0(kmax, 'new'):.2f}, {med(each[kmax]):.2f} and {med(sel[kmax]):.2f} s. "
              f"The thesis reports {THESIS_NTK}. Before issue 16 this section recorded 4.45 s at 0 mutations, 12.4 s at 10 and "
              f"26.3 s at 30 (float32, all parameters, 16 NTK images, load 4.6; 2026-11-23), and the issue measured 1.3–2.0 s at 0. "
              f"With the TE-NAS preset κ was not finite for {singular} of {n_cand} on twins, {dead_sing} of them singular because of "

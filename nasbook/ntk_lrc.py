@@ -5,6 +5,7 @@
 # %% ../nbs/33_ntk_lrc.ipynb #a1a38465
 from __future__ import annotations
 import copy, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -78,11 +79,22 @@ class NTKLRCChoice:
 
 OFF_TWIN = ('once', 'each')
 
-def _twin_proxies(net, x, lrc_x, ps):
-    "The NTK kernel of a slim twin on `x` and the region count of its one-channel copy on `lrc_x`."
+def _twin_proxies(net, x, lrc_x, ps, lrc_net=None):
+    "The NTK kernel of a slim twin on `x` and the region count of its one-channel copy (`lrc_net`, built if None) on `lrc_x`."
     K = ntk_kernel(net, x, ps.mode, ps.params, ps.double)
-    lrc = linear_regions(lrc_copy(net, lrc_x.shape[-1]), lrc_x, ps.lrc_batch, ps.mode, ndim=ps.lrc_ndim)
+    lrc_net = lrc_copy(net, lrc_x.shape[-1]) if lrc_net is None else lrc_net
+    lrc = linear_regions(lrc_net, lrc_x, ps.lrc_batch, ps.mode, ndim=ps.lrc_ndim)
     return K, lrc
+
+@contextmanager
+def _switched_off(nets, names):
+    "S'_off without a copy: the edges `names` of every net in `nets` switched off inside the block, as they were after it."
+    from nasbook.spider import get_edge
+    es = [get_edge(n, k) for n in nets for k in names]; was = [e.enabled for e in es]
+    for e in es: e.enabled = False
+    try: yield
+    finally:
+        for e, w in zip(es, was): e.enabled = w
 
 def ntk_lrc_select(model:CellSupernet, # the full model M (only read)
                    x:torch.Tensor, # fixed NTK batch of training images (N >= 2)
@@ -124,11 +136,10 @@ def ntk_lrc_select(model:CellSupernet, # the full model M (only read)
             torch.manual_seed(derive_seed(seed, 'mutation', e))      # the new edges' weights depend on the seed and the edge only
             on = copy.deepcopy(S)
             mut = triangular_mutation(on, e)
-            K_on, l_on = _twin_proxies(on, x, lrc_x, ps)
-            if base is None:
-                off_twin = copy.deepcopy(on)
-                for n in mut.edges: get_edge(off_twin, n).enabled = False
-                K_off, l_off = _twin_proxies(off_twin, x, lrc_x, ps)
+            lrc_on = lrc_copy(on, lrc_x.shape[-1])
+            K_on, l_on = _twin_proxies(on, x, lrc_x, ps, lrc_on)
+            if base is None:   # S'_off is S'_on with the new edges switched off: the same weights, so no second copy
+                with _switched_off((on, lrc_on), mut.edges): K_off, l_off = _twin_proxies(on, x, lrc_x, ps, lrc_on)
             else: K_off, l_off = base
             c_on, c_off = kappas(K_on, K_off)
             ok = accept_mutation(c_on.kappa, c_off.kappa, l_on, l_off)   # a singular on twin (κ = inf) is never good
