@@ -100,6 +100,7 @@ def edge_ends(k:str, # an edge name 'u->v'
     "(u, v) of edge name 'u->v' (the inverse of `edge_key`)."
     return tuple(k.split('->'))
 
+# %% ../nbs/21_cells.ipynb #99755861
 class Cell(nn.Module):
     "A DAG of Nodes joined by mixed ops; input nodes in0.., inner nodes in topological `order`, output `order[-1]` (thesis §4.2, Fig. A.4); bad arguments raise `ConfigError`."
     def __init__(self,
@@ -165,56 +166,64 @@ class Cell(nn.Module):
         self.edges[edge_key(u, v)] = e
         return e
 
-    def remove_edge(self,
-                    u:str, # the edge's source node
-                    v:str, # the edge's target node (an unknown edge raises `ConfigError`)
-                   ) -> list:
-        "Delete edge u -> v; return its parameters."
-        e = self.edges[check_in('edge', edge_key(u, v), list(self.edges.keys()))]
-        params = [p for o in e.live_ops() for p in e.deadhead(o)]
-        del self.edges[edge_key(u, v)]
-        return params
-
-    def in_edges(self,
-                 v:str, # an inner node
-                ) -> list:
-        "(edge name, source node) of every edge into `v`."
-        return [(k, edge_ends(k)[0]) for k in self.edges.keys() if edge_ends(k)[1] == v]
-
-    def forward(self,
-                inputs:list, # one tensor (N, C, H, W) per input node (None for a pruned-away one); a wrong count raises `ConfigError`
-               ) -> torch.Tensor:
-        "The output node's value, (N, C, H', W') with H' = ⌈H/2⌉ in a reduction cell; zeros when nothing reaches it."
-        if len(inputs) != len(self.inputs): raise ConfigError(f"cell expects {len(self.inputs)} inputs, got {len(inputs)}")
-        vals = dict(zip(self.inputs, inputs))
-        ins = {v: [] for v in self.order}
-        for k, e in self.edges.items():
-            u, v = edge_ends(k); ins[v].append((u, e))
-        for v in self.order:
-            vals[v] = self.nodes[v]([e(vals[u]) for u, e in ins[v]])
-        out = vals[self.out]
-        if out is None:   # nothing reaches the output node: the cell passes zeros
-            ref = next(t for t in inputs if t is not None)
-            s = 2 if self.reduction else 1
-            out = ref.new_zeros(ref.shape[0], self.C, -(-ref.shape[2] // s), -(-ref.shape[3] // s))
-        return out
-
-    def live_ops(self) -> dict:
-        "{edge name: live op names} of every edge."
-        return {k: e.live_ops() for k, e in self.edges.items()}
-
-    def orphans(self,
-                dead_inputs=(), # input nodes that carry nothing (e.g. 'in1' once its handler pruned every antecedent)
+# %% ../nbs/21_cells.ipynb #58a14d06
+@patch
+def remove_edge(self:Cell,
+                u:str, # the edge's source node
+                v:str, # the edge's target node (an unknown edge raises `ConfigError`)
                ) -> list:
-        "Edges with live ops on no path from a live input node to the output node: they can never matter."
-        live = [k for k, e in self.edges.items() if e.live_ops()]
-        fwd = set(self.inputs) - set(dead_inputs)
-        for v in self.order:
-            if any(edge_ends(k)[1] == v and edge_ends(k)[0] in fwd for k in live): fwd.add(v)
-        bwd = {self.out}
-        for v in reversed(self.inputs + self.order[:-1]):
-            if any(edge_ends(k)[0] == v and edge_ends(k)[1] in bwd for k in live): bwd.add(v)
-        return [k for k in live if not (edge_ends(k)[0] in fwd and edge_ends(k)[1] in bwd)]
+    "Delete edge u -> v; return its parameters."
+    e = self.edges[check_in('edge', edge_key(u, v), list(self.edges.keys()))]
+    params = [p for o in e.live_ops() for p in e.deadhead(o)]
+    del self.edges[edge_key(u, v)]
+    return params
+
+@patch
+def in_edges(self:Cell,
+             v:str, # an inner node
+            ) -> list:
+    "(edge name, source node) of every edge into `v`."
+    return [(k, edge_ends(k)[0]) for k in self.edges.keys() if edge_ends(k)[1] == v]
+
+# %% ../nbs/21_cells.ipynb #c25f7156
+@patch
+def forward(self:Cell,
+            inputs:list, # one tensor (N, C, H, W) per input node (None for a pruned-away one); a wrong count raises `ConfigError`
+           ) -> torch.Tensor:
+    "The output node's value, (N, C, H', W') with H' = ⌈H/2⌉ in a reduction cell; zeros when nothing reaches it."
+    if len(inputs) != len(self.inputs): raise ConfigError(f"cell expects {len(self.inputs)} inputs, got {len(inputs)}")
+    vals = dict(zip(self.inputs, inputs))
+    ins = {v: [] for v in self.order}
+    for k, e in self.edges.items():
+        u, v = edge_ends(k); ins[v].append((u, e))
+    for v in self.order:
+        vals[v] = self.nodes[v]([e(vals[u]) for u, e in ins[v]])
+    out = vals[self.out]
+    if out is None:   # nothing reaches the output node: the cell passes zeros
+        ref = next(t for t in inputs if t is not None)
+        s = 2 if self.reduction else 1
+        out = ref.new_zeros(ref.shape[0], self.C, -(-ref.shape[2] // s), -(-ref.shape[3] // s))
+    return out
+
+# %% ../nbs/21_cells.ipynb #94ffba4a
+@patch
+def live_ops(self:Cell) -> dict:
+    "{edge name: live op names} of every edge."
+    return {k: e.live_ops() for k, e in self.edges.items()}
+
+@patch
+def orphans(self:Cell,
+            dead_inputs=(), # input nodes that carry nothing (e.g. 'in1' once its handler pruned every antecedent)
+           ) -> list:
+    "Edges with live ops on no path from a live input node to the output node: they can never matter."
+    live = [k for k, e in self.edges.items() if e.live_ops()]
+    fwd = set(self.inputs) - set(dead_inputs)
+    for v in self.order:
+        if any(edge_ends(k)[1] == v and edge_ends(k)[0] in fwd for k in live): fwd.add(v)
+    bwd = {self.out}
+    for v in reversed(self.inputs + self.order[:-1]):
+        if any(edge_ends(k)[0] == v and edge_ends(k)[1] in bwd for k in live): bwd.add(v)
+    return [k for k in live if not (edge_ends(k)[0] in fwd and edge_ends(k)[1] in bwd)]
 
 # %% ../nbs/21_cells.ipynb #30bac5f5
 class Scaler(nn.Module):
@@ -294,6 +303,7 @@ def _per_cell(name, v, n):
         raise ConfigError(f"{name}={v!r} must be a positive int or a list of {n} positive ints (one per cell)")
     return v
 
+# %% ../nbs/21_cells.ipynb #b687aa2b
 class CellSupernet(nn.Module):
     "The cell supernet: a stem, cells of mixed ops (each with its input handler) grown section by section, and auxiliary towers (thesis §4.5, §4.7, Fig. A.5); bad arguments raise `ConfigError`."
     def __init__(self,
@@ -344,48 +354,52 @@ class CellSupernet(nn.Module):
         ends = np.cumsum([len(s) for s in self.config['sections']])
         return int(np.searchsorted(ends, cell, side='right'))
 
-    def grow(self) -> list:
-        "Append the next section and its tower (the old tower becomes auxiliary; thesis §4.6, Fig. A.5); return the new parameters. Raises `ConfigError` when every section is built."
-        if self.complete: raise ConfigError(f"all {self.n_sections} sections are built already")
-        cfg, new = self.config, []
-        dev = next(self.parameters()).device
-        start = sum(len(s) for s in cfg['sections'][:self.sections_built])
-        for i, kind in enumerate(cfg['sections'][self.sections_built], start):
-            C_prev, H, W = self.shapes[-1]
-            C = C_prev * 2 if kind == 'R' else C_prev
-            h = InputHandler(self.shapes, C, (H, W), cfg['handler'], cfg['M'], cfg['init']).to(dev)
-            cell = Cell(C, kind == 'R', h.n_outputs, cfg['nodes'][i], cfg['depth'][i], cfg['ops'], cfg['M'], cfg['init'], cfg['connect']).to(dev)
-            self.handlers.append(h); self.cells.append(cell)
-            new += list(h.parameters()) + list(cell.parameters())
-            self.shapes.append((C, -(-H // 2), -(-W // 2)) if kind == 'R' else (C, H, W))
-        self.towers.append(Tower(self.shapes[-1][0], cfg['n_classes']).to(dev))
-        new += list(self.towers[-1].parameters())
-        self.sections_built += 1
-        self._record_input_shapes()
-        return new
+# %% ../nbs/21_cells.ipynb #bcb143af
+@patch
+def grow(self:CellSupernet) -> list:
+    "Append the next section and its tower (the old tower becomes auxiliary; thesis §4.6, Fig. A.5); return the new parameters. Raises `ConfigError` when every section is built."
+    if self.complete: raise ConfigError(f"all {self.n_sections} sections are built already")
+    cfg, new = self.config, []
+    dev = next(self.parameters()).device
+    start = sum(len(s) for s in cfg['sections'][:self.sections_built])
+    for i, kind in enumerate(cfg['sections'][self.sections_built], start):
+        C_prev, H, W = self.shapes[-1]
+        C = C_prev * 2 if kind == 'R' else C_prev
+        h = InputHandler(self.shapes, C, (H, W), cfg['handler'], cfg['M'], cfg['init']).to(dev)
+        cell = Cell(C, kind == 'R', h.n_outputs, cfg['nodes'][i], cfg['depth'][i], cfg['ops'], cfg['M'], cfg['init'], cfg['connect']).to(dev)
+        self.handlers.append(h); self.cells.append(cell)
+        new += list(h.parameters()) + list(cell.parameters())
+        self.shapes.append((C, -(-H // 2), -(-W // 2)) if kind == 'R' else (C, H, W))
+    self.towers.append(Tower(self.shapes[-1][0], cfg['n_classes']).to(dev))
+    new += list(self.towers[-1].parameters())
+    self.sections_built += 1
+    self._record_input_shapes()
+    return new
 
-    def _record_input_shapes(self):
-        "Remember each edge's input (C, H, W) — what operation sizing needs."
-        for i, cell in enumerate(self.cells):
-            C, H, W = self.shapes[i]
-            for k, e in cell.edges.items():
-                e.in_hw = (H, W) if not cell.reduction or edge_ends(k)[0] in cell.inputs else (-(-H // 2), -(-W // 2))
+@patch
+def _record_input_shapes(self:CellSupernet):
+    "Remember each edge's input (C, H, W) — what operation sizing needs."
+    for i, cell in enumerate(self.cells):
+        C, H, W = self.shapes[i]
+        for k, e in cell.edges.items():
+            e.in_hw = (H, W) if not cell.reduction or edge_ends(k)[0] in cell.inputs else (-(-H // 2), -(-W // 2))
 
-    def forward(self,
-                x:torch.Tensor, # (N, C, H, W) with (C, H, W) = in_shape
-               ):
-        "Logits (N, n_classes); in training mode with auxiliary towers, the tuple (logits, *auxiliary logits)."
-        outs, aux = [self.stem(x)], []
-        ends = set(np.cumsum([len(s) for s in self.config['sections'][:self.sections_built]]) - 1)
-        t = 0
-        for i, (h, cell) in enumerate(zip(self.handlers, self.cells)):
-            outs.append(cell(h(outs)))
-            if i in ends and t < len(self.towers) - 1:
-                if self.training: aux.append(self.towers[t](outs[-1]))
-                t += 1
-        logits = self.towers[-1](outs[-1])
-        return (logits, *aux) if self.training and aux else logits
-
+# %% ../nbs/21_cells.ipynb #05cfb849
+@patch
+def forward(self:CellSupernet,
+            x:torch.Tensor, # (N, C, H, W) with (C, H, W) = in_shape
+           ):
+    "Logits (N, n_classes); in training mode with auxiliary towers, the tuple (logits, *auxiliary logits)."
+    outs, aux = [self.stem(x)], []
+    ends = set(np.cumsum([len(s) for s in self.config['sections'][:self.sections_built]]) - 1)
+    t = 0
+    for i, (h, cell) in enumerate(zip(self.handlers, self.cells)):
+        outs.append(cell(h(outs)))
+        if i in ends and t < len(self.towers) - 1:
+            if self.training: aux.append(self.towers[t](outs[-1]))
+            t += 1
+    logits = self.towers[-1](outs[-1])
+    return (logits, *aux) if self.training and aux else logits
 
 # %% ../nbs/21_cells.ipynb #c3631b19
 @patch

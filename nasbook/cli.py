@@ -18,7 +18,7 @@ from .spline_search import SplineSearch
 __all__ = ['SPACES', 'COMMANDS', 'ONE_SHOT_NO_DDP', 'cnn_width_space', 'register_space', 'datasets_report', 'cmd_datasets',
            'search_with_args', 'run_named_search', 'cmd_random', 'cmd_spline', 'cmd_bonsai', 'cmd_spider',
            'load_checkpoint', 'cmd_shap_edges', 'add_data_args', 'add_search_args', 'parser', 'main',
-           'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib', 'train_model', 'build_from_spec', 'cmd_train',
+           'run_decision_search', 'cmd_nasrl', 'cmd_nasnet', 'cmd_nasib', 'build_from_spec', 'train_model', 'cmd_train',
            'cmd_transfer']
 
 # %% ../nbs/80_cli.ipynb #3f8384ea
@@ -234,6 +234,7 @@ def _add_spider(sub):
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=cmd_spider)
 
+# %% ../nbs/80_cli.ipynb #73cd4116
 def load_checkpoint(path) -> tuple:
     "(model with trained weights, dataset name or None) from the --out folder of `nasbook spider`/`bonsai`, or one of its checkpoint files."
     import torch
@@ -252,6 +253,7 @@ def load_checkpoint(path) -> tuple:
     model.load_state_dict(ck['trainer']['model'])
     return model, st.get('dataset') or st.get('data')
 
+# %% ../nbs/80_cli.ipynb #0d7f63cd
 def cmd_shap_edges(args):
     from nasbook.shapley import edge_importance, plot_importance
     from nasbook.cells import draw_cell
@@ -518,6 +520,32 @@ def _with_nproc_refused(name, add):
 for _n in ONE_SHOT_NO_DDP:
     if _n in COMMANDS: COMMANDS[_n] = _with_nproc_refused(_n, COMMANDS[_n])
 
+# %% ../nbs/80_cli.ipynb #63a9772a
+def build_from_spec(spec:dict, # 'genotype' (a NASIB genotype or a Bonsai/SpiderNet supernet dict) or 'space' + 'config'
+                    data, # the DataBundle the model must fit
+                   ):
+    "The untrained network `nasbook train` trains. Raises `ConfigError` when the model does not fit the data."
+    if spec.get('genotype') is not None:
+        g = spec['genotype']
+        if 'supernet' in g or 'cells' in g:
+            from nasbook.cells import CellSupernet
+            model = CellSupernet.from_dict(g.get('supernet', g)); shape = model.config.get('in_shape')
+        elif 'ops' in g and 'config' in g:
+            from nasbook.nasib import NasibNet
+            model = NasibNet.from_genotype(g); shape = g['config'].get('in_shape')
+        else: raise ConfigError("--genotype: expected a NASIB genotype ({'ops', 'config'}) or a Bonsai/SpiderNet 'supernet', "
+                                f"got keys {sorted(g)[:6]}")
+        if shape is not None and list(shape) != list(data.input_shape):
+            raise ConfigError(f"--genotype was searched for inputs {tuple(shape)}; --dataset {data.name!r} has {tuple(data.input_shape)}")
+        return model
+    return SPACES[spec['space']][1](spec['config'], data)
+
+def _read_json(text:str, what:str):
+    "JSON given inline or as a file name."
+    try: return json.loads(Path(text).read_text()) if Path(text).is_file() else json.loads(text)
+    except (OSError, ValueError) as e: raise ConfigError(f"{what} {text!r} is neither a JSON file nor JSON ({e})") from None
+
+# %% ../nbs/80_cli.ipynb #97714891
 def train_model(spec:dict, # the model ('space' + 'config', or 'genotype'), data, schedule and --out; see `cmd_train`
                ) -> dict:
     """One training of `nasbook train`, the same code on every rank of a data-parallel job: build the model, train
@@ -544,30 +572,7 @@ def train_model(spec:dict, # the model ('space' + 'config', or 'genotype'), data
     if tr.is_main: atomic_write(out/'result.json', json.dumps(res, indent=1))
     return res
 
-def build_from_spec(spec:dict, # 'genotype' (a NASIB genotype or a Bonsai/SpiderNet supernet dict) or 'space' + 'config'
-                    data, # the DataBundle the model must fit
-                   ):
-    "The untrained network `nasbook train` trains. Raises `ConfigError` when the model does not fit the data."
-    if spec.get('genotype') is not None:
-        g = spec['genotype']
-        if 'supernet' in g or 'cells' in g:
-            from nasbook.cells import CellSupernet
-            model = CellSupernet.from_dict(g.get('supernet', g)); shape = model.config.get('in_shape')
-        elif 'ops' in g and 'config' in g:
-            from nasbook.nasib import NasibNet
-            model = NasibNet.from_genotype(g); shape = g['config'].get('in_shape')
-        else: raise ConfigError("--genotype: expected a NASIB genotype ({'ops', 'config'}) or a Bonsai/SpiderNet 'supernet', "
-                                f"got keys {sorted(g)[:6]}")
-        if shape is not None and list(shape) != list(data.input_shape):
-            raise ConfigError(f"--genotype was searched for inputs {tuple(shape)}; --dataset {data.name!r} has {tuple(data.input_shape)}")
-        return model
-    return SPACES[spec['space']][1](spec['config'], data)
-
-def _read_json(text:str, what:str):
-    "JSON given inline or as a file name."
-    try: return json.loads(Path(text).read_text()) if Path(text).is_file() else json.loads(text)
-    except (OSError, ValueError) as e: raise ConfigError(f"{what} {text!r} is neither a JSON file nor JSON ({e})") from None
-
+# %% ../nbs/80_cli.ipynb #b8513ebe
 def cmd_train(args):
     "`nasbook train`: train one architecture (a named space's configuration, or a searched genotype), in --nproc processes."
     from nasbook.train import run_distributed, in_distributed_job, is_main_process

@@ -200,6 +200,7 @@ def die_once(config:dict, # {'x': float, 'marks': a folder, 'die': bool}
         open(mark, 'w').close(); os.kill(os.getpid(), 9)
     return -(config['x'] - 0.3) ** 2
 
+# %% ../nbs/04_execute.ipynb #eae47e80
 class ProcessExecutor(LocalExecutor):
     "Evaluate jobs in a pool of `workers` spawned processes; jobs of a worker that dies are resubmitted to a fresh pool."
     name = 'process'
@@ -237,6 +238,7 @@ class ProcessExecutor(LocalExecutor):
         "Shut the pool down (pending jobs are cancelled)."
         if self.pool is not None: self.pool.shutdown(cancel_futures=True); self.pool = None
 
+# %% ../nbs/04_execute.ipynb #5fcf4785
 def _reachable(address:str, timeout:float=5.):
     "Fail fast, naming the address, when nothing listens at a Ray cluster's HOST:PORT (ray.init would wait minutes)."
     import socket
@@ -287,6 +289,7 @@ class RayExecutor(LocalExecutor):
         "Shut down the local Ray instance this executor started (a cluster given by `address` is left running)."
         if self.started: self.ray.shutdown(); self.started = False
 
+# %% ../nbs/04_execute.ipynb #9be39b8c
 EXECUTORS = {'local': LocalExecutor, 'process': ProcessExecutor, 'ray': RayExecutor}
 def get_executor(name:str='local', # 'local', 'process' or 'ray'
                  workers:int=2, # processes (process) or CPUs of a local Ray instance (ray)

@@ -4,6 +4,7 @@
 
 # %% ../nbs/40_nasib.ipynb #1c9dd4f0
 from __future__ import annotations
+from fastcore.basics import patch
 import dataclasses, json, math, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,6 +271,7 @@ class NasibSampler(Callback):
         "Restore the generator, p1 and the counters."
         self.generator.set_state(sd['generator'].cpu()); self.p1, self.n_p1, self.n_draws = sd['p1'], sd['n_p1'], sd['n_draws']
 
+# %% ../nbs/40_nasib.ipynb #dbe678f2
 def alpha_epoch(model:NasibNet, # the supernet
                 valid_dl, # validation batches (x, y)
                 opt:torch.optim.Optimizer, # optimiser of model.arch_parameters()
@@ -298,6 +300,7 @@ def alpha_epoch(model:NasibNet, # the supernet
         for l in layers: l.weighting = 'sum'
     return tot / max(n, 1)
 
+# %% ../nbs/40_nasib.ipynb #01ab0547
 def top2(layer:SampledLayer, # a searchable layer
         ) -> torch.Tensor:
     "Indices of the layer's two largest α (ties: the lower index), sorted: a (min(2, N),) long tensor on the CPU."
@@ -483,115 +486,136 @@ class NasibMethod(OneShotMethod):
         "'search' for the first E epochs, 'train' (the child) after them."
         return 'search' if epoch < self.epochs else 'train'
 
-    # -- building ----------------------------------------------------------------------------------
-    def _build_search(self, search):
-        c = self.cfg; set_seed(c.seed)
-        self.model = NasibNet(self.data.input_shape, self.data.num_classes, c.C, c.layers, c.m, c.narrow, c.ops, shared=c.shared, widen=c.widen)
-        tdl, self.vdl, self.tedl = self.data.loaders(c.batch_size, seed=c.seed)
-        self.calib = torch.utils.data.DataLoader(self.data.train, batch_size=c.batch_size, shuffle=False)   # fixed BN-recalibration batches
-        self.sampler = NasibSampler(c.lam, c.freq_norm, derive_seed(c.seed, 'sampler'), c.p1_start)
-        search.trainer = Trainer(self.model, tdl, None, epochs=self.epochs, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
-                                 callbacks=[self.sampler], device=self.device, progress=False)
-        search.trainer.remove_params(self.model.arch_parameters())         # α are trained on validation data only (Eq. 2)
-        self.aopt = torch.optim.Adam(self.model.arch_parameters(), lr=c.alpha_lr, betas=(0., 0.999))
-    def _build_child(self, search):
-        c = self.cfg
-        search.trainer, self.tedl = child_trainer(self.final, self.data, c.train_epochs, c.train_lr, c.batch_size, c.seed, c.weight_decay, self.device)
-        self.child_built = True
-    def prepare(self,
-                search, # the OneShotSearch; its `trainer` is set here
+# %% ../nbs/40_nasib.ipynb #20ba08d6
+@patch
+def _build_search(self:NasibMethod, search):
+    c = self.cfg; set_seed(c.seed)
+    self.model = NasibNet(self.data.input_shape, self.data.num_classes, c.C, c.layers, c.m, c.narrow, c.ops, shared=c.shared, widen=c.widen)
+    tdl, self.vdl, self.tedl = self.data.loaders(c.batch_size, seed=c.seed)
+    self.calib = torch.utils.data.DataLoader(self.data.train, batch_size=c.batch_size, shuffle=False)   # fixed BN-recalibration batches
+    self.sampler = NasibSampler(c.lam, c.freq_norm, derive_seed(c.seed, 'sampler'), c.p1_start)
+    search.trainer = Trainer(self.model, tdl, None, epochs=self.epochs, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay,
+                             callbacks=[self.sampler], device=self.device, progress=False)
+    search.trainer.remove_params(self.model.arch_parameters())         # α are trained on validation data only (Eq. 2)
+    self.aopt = torch.optim.Adam(self.model.arch_parameters(), lr=c.alpha_lr, betas=(0., 0.999))
+
+@patch
+def _build_child(self:NasibMethod, search):
+    c = self.cfg
+    search.trainer, self.tedl = child_trainer(self.final, self.data, c.train_epochs, c.train_lr, c.batch_size, c.seed, c.weight_decay, self.device)
+    self.child_built = True
+
+@patch
+def prepare(self:NasibMethod,
+            search, # the OneShotSearch; its `trainer` is set here
+           ):
+    "Fresh start: the seeded supernet, loaders, sampler, weight Trainer (α removed, Eq. 1) and α's Adam; the timing epoch's seconds count as 'measure'."
+    self._build_search(search)
+    if 'measure_seconds' in self.measured: search.seconds['measure'] = self.measured['measure_seconds']
+
+# %% ../nbs/40_nasib.ipynb #9f6fe63d
+@patch
+def _tick(self:NasibMethod):
+    "Close the interval since the last search epoch began: its epoch, α pass, measurement and checkpoint write."
+    now = time.perf_counter()
+    if self._last is not None: self.wall.append(now - self._last)
+    self._last = now
+
+@patch
+def search_seconds(self:NasibMethod,
+                   search, # the OneShotSearch (its seconds by phase)
+                  ) -> float:
+    "Budget spent by the search: timing epoch, preparation, and the search epochs with their checkpoints."
+    s = search.seconds
+    return s.get('measure', 0.) + s.get('prepare', 0.) + (sum(self.wall) if self.wall else s.get('search', 0.))
+
+@patch
+def before_epoch(self:NasibMethod,
+                 search, # the OneShotSearch
+                 epoch, # 0-based step of the run
+                ):
+    "Search epoch: stop the search if a time budget would be overrun (our guard, §2.1 plans E once), else set p1 by the schedule (§2.3); first train epoch: build the child."
+    if self._last is not None and (epoch >= self.epochs or self.stopped_at is None): self._tick()
+    if epoch >= self.epochs:
+        self._last = None
+        if not self.child_built: self._build_child(search)
+        return {}
+    budget = self.measured.get('budget_seconds')
+    if self.stopped_at is None and budget and self.wall:                # a time budget: would the next epoch overrun it?
+        if self.search_seconds(search) + sum(self.wall) / len(self.wall) > budget:
+            self.stopped_at, self.final, self._last = epoch, self.model.genotype(), None
+    if self.stopped_at is not None: return {'skipped': 'time budget spent'}
+    if self._last is None: self._last = time.perf_counter()
+    c = self.cfg
+    self.sampler.p1 = p1_schedule(epoch, self.epochs, c.p1_start, c.p1_end)
+    self._n = (self.sampler.n_p1, self.sampler.n_draws)
+    return {'p1': self.sampler.p1}
+
+@patch
+def trains(self:NasibMethod,
+           epoch, # 0-based step of the run
+          ):
+    "False for the search epochs skipped after a time budget ran out, else True."
+    return epoch >= self.epochs or self.stopped_at is None
+
+@patch
+def after_epoch(self:NasibMethod,
+                search, # the OneShotSearch
+                epoch, # 0-based step of the run
+                record, # the epoch's record so far (unused)
                ):
-        "Fresh start: the seeded supernet, loaders, sampler, weight Trainer (α removed, Eq. 1) and α's Adam; the timing epoch's seconds count as 'measure'."
-        self._build_search(search)
-        if 'measure_seconds' in self.measured: search.seconds['measure'] = self.measured['measure_seconds']
+    "After a search epoch: the α pass (Eq. 2), the top-2 measurement, share of P1 draws, entropy, counts; after the last, keep argmax α per layer (Algorithm 1) and a 'searched' milestone."
+    if epoch >= self.epochs or self.stopped_at is not None: return {}
+    dev = search.trainer.device
+    aloss = alpha_epoch(self.model, self.vdl, self.aopt, self.sampler, dev, self.cfg.alpha_batches)
+    acc = evaluate_pairs(self.model, self.vdl, dev, self.calib, self.cfg.calib_batches)
+    n_p1, n = self.sampler.n_p1 - self._n[0], self.sampler.n_draws - self._n[1]
+    out = {'alpha_loss': aloss, 'valid_top1': acc, 'explore_frac': n_p1 / max(n, 1), 'entropy': alpha_entropy(self.model, self.cfg.lam),
+           'freq': [l.freq.cpu().tolist() for l in self.model.search_layers()], 'genotype': self.model.genotype()['ops']}
+    if epoch + 1 == self.epochs:
+        self.final = self.model.genotype(); out['milestone'] = 'searched'
+    return out
 
-    # -- around every epoch ------------------------------------------------------------------------
-    def _tick(self):
-        "Close the interval since the last search epoch began: its epoch, α pass, measurement and checkpoint write."
-        now = time.perf_counter()
-        if self._last is not None: self.wall.append(now - self._last)
-        self._last = now
-    def search_seconds(self,
-                       search, # the OneShotSearch (its seconds by phase)
-                      ) -> float:
-        "Budget spent by the search: timing epoch, preparation, and the search epochs with their checkpoints."
-        s = search.seconds
-        return s.get('measure', 0.) + s.get('prepare', 0.) + (sum(self.wall) if self.wall else s.get('search', 0.))
-    def before_epoch(self,
-                     search, # the OneShotSearch
-                     epoch, # 0-based step of the run
-                    ):
-        "Search epoch: stop the search if a time budget would be overrun (our guard, §2.1 plans E once), else set p1 by the schedule (§2.3); first train epoch: build the child."
-        if self._last is not None and (epoch >= self.epochs or self.stopped_at is None): self._tick()
-        if epoch >= self.epochs:
-            self._last = None
-            if not self.child_built: self._build_child(search)
-            return {}
-        budget = self.measured.get('budget_seconds')
-        if self.stopped_at is None and budget and self.wall:                # a time budget: would the next epoch overrun it?
-            if self.search_seconds(search) + sum(self.wall) / len(self.wall) > budget:
-                self.stopped_at, self.final, self._last = epoch, self.model.genotype(), None
-        if self.stopped_at is not None: return {'skipped': 'time budget spent'}
-        if self._last is None: self._last = time.perf_counter()
-        c = self.cfg
-        self.sampler.p1 = p1_schedule(epoch, self.epochs, c.p1_start, c.p1_end)
-        self._n = (self.sampler.n_p1, self.sampler.n_draws)
-        return {'p1': self.sampler.p1}
-    def trains(self,
-               epoch, # 0-based step of the run
-              ):
-        "False for the search epochs skipped after a time budget ran out, else True."
-        return epoch >= self.epochs or self.stopped_at is None
-    def after_epoch(self,
-                    search, # the OneShotSearch
-                    epoch, # 0-based step of the run
-                    record, # the epoch's record so far (unused)
+# %% ../nbs/40_nasib.ipynb #f69306db
+@patch
+def genotype(self:NasibMethod):
+    "The genotype found (argmax α per layer) once the search has ended, else the supernet's current one (None before `prepare`)."
+    return self.final if self.final is not None else (self.model.genotype() if self.model is not None else None)
+
+@patch
+def finish(self:NasibMethod,
+           search, # the OneShotSearch (its trainer holds the child by now)
+          ):
+    "Evaluate the child: test and validation top-1, parameters, search epochs planned and run, space, budget and seconds, for the result."
+    if self._last is not None: self._tick(); self._last = None        # train_epochs = 0: close the last search epoch
+    if not self.child_built: self._build_child(search)                 # train_epochs = 0: the untrained child
+    t = search.trainer
+    s = search.seconds
+    return {'test_top1': t.evaluate(self.tedl)['top1'], 'valid_top1': t.evaluate(t.valid_dl)['top1'], 'params': n_params(t.model),
+            'search_epochs': self.epochs, 'search_epochs_run': self.epochs if self.stopped_at is None else self.stopped_at, 'space': self.cfg.space, 'candidates': len(self.cfg.candidates()),
+            'budget': None if self.budget is None else str(self.budget), 'budget_seconds': self.measured.get('budget_seconds'),
+            'epoch_seconds': self.measured.get('epoch_seconds'),
+            'search_seconds': self.search_seconds(search), 'train_seconds': s.get('train', 0.)}
+
+@patch
+def state_dict(self:NasibMethod):
+    "NASIB's own state: the sampler's generator and counters, α's Adam state, the genotype found, child built?, timing measurements, early stop, wall seconds per epoch."
+    return {'sampler': self.sampler.state_dict() if self.sampler is not None else None,
+            'alpha_opt': self.aopt.state_dict() if self.aopt is not None else None,
+            'final': self.final, 'child_built': self.child_built, 'measured': self.measured, 'stopped_at': self.stopped_at,
+            'wall': list(self.wall)}
+
+@patch
+def load_state_dict(self:NasibMethod,
+                    state, # what `state_dict` returned
+                    search, # the OneShotSearch; its `trainer` is set here
                    ):
-        "After a search epoch: the α pass (Eq. 2), the top-2 measurement, share of P1 draws, entropy, counts; after the last, keep argmax α per layer (Algorithm 1) and a 'searched' milestone."
-        if epoch >= self.epochs or self.stopped_at is not None: return {}
-        dev = search.trainer.device
-        aloss = alpha_epoch(self.model, self.vdl, self.aopt, self.sampler, dev, self.cfg.alpha_batches)
-        acc = evaluate_pairs(self.model, self.vdl, dev, self.calib, self.cfg.calib_batches)
-        n_p1, n = self.sampler.n_p1 - self._n[0], self.sampler.n_draws - self._n[1]
-        out = {'alpha_loss': aloss, 'valid_top1': acc, 'explore_frac': n_p1 / max(n, 1), 'entropy': alpha_entropy(self.model, self.cfg.lam),
-               'freq': [l.freq.cpu().tolist() for l in self.model.search_layers()], 'genotype': self.model.genotype()['ops']}
-        if epoch + 1 == self.epochs:
-            self.final = self.model.genotype(); out['milestone'] = 'searched'
-        return out
-
-    # -- results and checkpoints ---------------------------------------------------------------------
-    def genotype(self):
-        "The genotype found (argmax α per layer) once the search has ended, else the supernet's current one (None before `prepare`)."
-        return self.final if self.final is not None else (self.model.genotype() if self.model is not None else None)
-    def finish(self,
-               search, # the OneShotSearch (its trainer holds the child by now)
-              ):
-        "Evaluate the child: test and validation top-1, parameters, search epochs planned and run, space, budget and seconds, for the result."
-        if self._last is not None: self._tick(); self._last = None        # train_epochs = 0: close the last search epoch
-        if not self.child_built: self._build_child(search)                 # train_epochs = 0: the untrained child
-        t = search.trainer
-        s = search.seconds
-        return {'test_top1': t.evaluate(self.tedl)['top1'], 'valid_top1': t.evaluate(t.valid_dl)['top1'], 'params': n_params(t.model),
-                'search_epochs': self.epochs, 'search_epochs_run': self.epochs if self.stopped_at is None else self.stopped_at, 'space': self.cfg.space, 'candidates': len(self.cfg.candidates()),
-                'budget': None if self.budget is None else str(self.budget), 'budget_seconds': self.measured.get('budget_seconds'),
-                'epoch_seconds': self.measured.get('epoch_seconds'),
-                'search_seconds': self.search_seconds(search), 'train_seconds': s.get('train', 0.)}
-    def state_dict(self):
-        "NASIB's own state: the sampler's generator and counters, α's Adam state, the genotype found, child built?, timing measurements, early stop, wall seconds per epoch."
-        return {'sampler': self.sampler.state_dict() if self.sampler is not None else None,
-                'alpha_opt': self.aopt.state_dict() if self.aopt is not None else None,
-                'final': self.final, 'child_built': self.child_built, 'measured': self.measured, 'stopped_at': self.stopped_at,
-                'wall': list(self.wall)}
-    def load_state_dict(self,
-                        state, # what `state_dict` returned
-                        search, # the OneShotSearch; its `trainer` is set here
-                       ):
-        "Rebuild the supernet with its sampler and α optimiser (or the child, once the search has ended) and restore NASIB's state; the loop restores the trainer."
-        self.final, self.measured = state['final'], state['measured']
-        self.stopped_at, self.wall = state.get('stopped_at'), list(state.get('wall', []))
-        if state['child_built']: self._build_child(search); return
-        self._build_search(search)
-        self.sampler.load_state_dict(state['sampler']); self.aopt.load_state_dict(state['alpha_opt'])
+    "Rebuild the supernet with its sampler and α optimiser (or the child, once the search has ended) and restore NASIB's state; the loop restores the trainer."
+    self.final, self.measured = state['final'], state['measured']
+    self.stopped_at, self.wall = state.get('stopped_at'), list(state.get('wall', []))
+    if state['child_built']: self._build_child(search); return
+    self._build_search(search)
+    self.sampler.load_state_dict(state['sampler']); self.aopt.load_state_dict(state['alpha_opt'])
 
 # %% ../nbs/40_nasib.ipynb #18da56ed
 def search_budget(budget, # 12, '12', '12 epochs' (epochs) or '30s', '10m', '2h', '1.5gpu-days' (wall time)

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from fastprogress.fastprogress import progress_bar
+from fastcore.basics import patch
 
 import torch.nn as nn
 from .core import (ConfigError, NasbookError, atomic_write, atomic_torch_save, torch_load, check_range, set_seed,
@@ -224,7 +225,6 @@ class OneShotSearch:
         self.time_budget = None if time_budget is None else parse_budget(time_budget, 'seconds', 'time_budget')
         self.trainer, self.epoch, self.history, self.seconds, self.resumed_from = None, 0, [], {}, None
 
-    # -- checkpoints -------------------------------------------------------------------------
     def checkpoint(self,
                    result:dict|None=None, # the finished run's `finish()` dict (None while running)
                   ) -> dict:
@@ -235,96 +235,103 @@ class OneShotSearch:
                 'state': m.state_dict(), 'trainer': self.trainer.state_dict() if self.trainer is not None else None,
                 'result': result}
 
-    def save(self,
-             milestone:str|None=None, # also keep a copy as milestones/e{epoch:05d}-{milestone}.pt
-             result:dict|None=None, # the finished run's `finish()` dict (marks the checkpoint finished)
-            ):
-        "Write the checkpoint atomically (a milestone copy first, if asked), then progress.json (for people and tools)."
-        if self.out is None: return
-        self.out.mkdir(parents=True, exist_ok=True)
-        ck = self.checkpoint(result)
-        if milestone:
-            (self.out / 'milestones').mkdir(exist_ok=True)
-            atomic_torch_save(ck, self.out / 'milestones' / f"e{self.epoch:05d}-{milestone}.pt")
-        atomic_torch_save(ck, self.out / 'checkpoint.pt')
-        atomic_write(self.out / 'progress.json', json.dumps({'method': self.method.name, 'epoch': self.epoch,
-            'total_epochs': self.method.total_epochs(), 'finished': result is not None, 'seconds': self.seconds,
-            'last': self.history[-1] if self.history else None}, indent=1))
+# %% ../nbs/06_oneshot.ipynb #b8ceec9f
+@patch
+def save(self:OneShotSearch,
+         milestone:str|None=None, # also keep a copy as milestones/e{epoch:05d}-{milestone}.pt
+         result:dict|None=None, # the finished run's `finish()` dict (marks the checkpoint finished)
+        ):
+    "Write the checkpoint atomically (a milestone copy first, if asked), then progress.json (for people and tools)."
+    if self.out is None: return
+    self.out.mkdir(parents=True, exist_ok=True)
+    ck = self.checkpoint(result)
+    if milestone:
+        (self.out / 'milestones').mkdir(exist_ok=True)
+        atomic_torch_save(ck, self.out / 'milestones' / f"e{self.epoch:05d}-{milestone}.pt")
+    atomic_torch_save(ck, self.out / 'checkpoint.pt')
+    atomic_write(self.out / 'progress.json', json.dumps({'method': self.method.name, 'epoch': self.epoch,
+        'total_epochs': self.method.total_epochs(), 'finished': result is not None, 'seconds': self.seconds,
+        'last': self.history[-1] if self.history else None}, indent=1))
 
-    def _candidates(self):
-        "Checkpoint files to resume from, best first: the newest, then the milestones (newest first)."
-        if self.out is None: return []
-        for p in list(self.out.glob('.*.part')) + list(self.out.glob('milestones/.*.part')): p.unlink(missing_ok=True)  # a kill mid-write
-        c = [self.out / 'checkpoint.pt'] if (self.out / 'checkpoint.pt').exists() else []
-        return c + sorted((self.out / 'milestones').glob('e*.pt'), reverse=True)
+@patch
+def _candidates(self:OneShotSearch):
+    "Checkpoint files to resume from, best first: the newest, then the milestones (newest first)."
+    if self.out is None: return []
+    for p in list(self.out.glob('.*.part')) + list(self.out.glob('milestones/.*.part')): p.unlink(missing_ok=True)  # a kill mid-write
+    c = [self.out / 'checkpoint.pt'] if (self.out / 'checkpoint.pt').exists() else []
+    return c + sorted((self.out / 'milestones').glob('e*.pt'), reverse=True)
 
-    def _resume(self) -> dict|None:
-        "Load the best checkpoint this run may continue from; None if there is none (a fresh start)."
-        m = self.method
-        for p in self._candidates():
-            ck = torch_load(p, 'one-shot checkpoint')
-            if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT:
-                raise NasbookError(f"{p} is not a nasbook one-shot checkpoint ({CHECKPOINT_FORMAT}); use another output folder")
-            if ck['method'] != m.name: raise ConfigError(f"{p} holds a {ck['method']} run, not {m.name}; use another output folder")
-            check_settings(ck['settings'], m.settings(), self.out)
-            if not m.resumable(ck['plan'], ck['epoch']): continue
-            m.load_state_dict(ck['state'], self)
-            if ck['trainer'] is not None: _load_trainer(self.trainer, ck['trainer'])
-            self.epoch, self.history, self.seconds, self.resumed_from = ck['epoch'], ck['history'], ck['seconds'], p
-            return ck
-        return None
+# %% ../nbs/06_oneshot.ipynb #24eea49e
+@patch
+def _resume(self:OneShotSearch) -> dict|None:
+    "Load the best checkpoint this run may continue from; None if there is none (a fresh start)."
+    m = self.method
+    for p in self._candidates():
+        ck = torch_load(p, 'one-shot checkpoint')
+        if not isinstance(ck, dict) or ck.get('format') != CHECKPOINT_FORMAT:
+            raise NasbookError(f"{p} is not a nasbook one-shot checkpoint ({CHECKPOINT_FORMAT}); use another output folder")
+        if ck['method'] != m.name: raise ConfigError(f"{p} holds a {ck['method']} run, not {m.name}; use another output folder")
+        check_settings(ck['settings'], m.settings(), self.out)
+        if not m.resumable(ck['plan'], ck['epoch']): continue
+        m.load_state_dict(ck['state'], self)
+        if ck['trainer'] is not None: _load_trainer(self.trainer, ck['trainer'])
+        self.epoch, self.history, self.seconds, self.resumed_from = ck['epoch'], ck['history'], ck['seconds'], p
+        return ck
+    return None
 
-    # -- the loop ----------------------------------------------------------------------------------
-    def _result(self, finished:bool, extra:dict) -> OneShotResult:
-        m = self.method
-        extra = dict(extra); test, valid = extra.pop('test_top1', None), extra.pop('valid_top1', None)
-        return OneShotResult(m.label(), finished, self.epoch, m.total_epochs(),
-                             m.genotype() if finished else None, test, valid, list(self.history), dict(self.seconds), extra,
-                             m.final_model(self) if finished else None)
+# %% ../nbs/06_oneshot.ipynb #5d5023ff
+@patch
+def _result(self:OneShotSearch, finished:bool, extra:dict) -> OneShotResult:
+    m = self.method
+    extra = dict(extra); test, valid = extra.pop('test_top1', None), extra.pop('valid_top1', None)
+    return OneShotResult(m.label(), finished, self.epoch, m.total_epochs(),
+                         m.genotype() if finished else None, test, valid, list(self.history), dict(self.seconds), extra,
+                         m.final_model(self) if finished else None)
 
-    def run(self, stop_after:int|None=None, # train at most this many epochs in this call (tests use it as a "kill")
-           ) -> OneShotResult:
-        "Prepare or resume, then step epochs until the method's last one (or `stop_after`, or the time budget); return the result. A checkpoint of another method or other settings raises `ConfigError`; an unreadable one `NasbookError`."
-        m, total = self.method, self.method.total_epochs()
-        if stop_after is not None: check_range('stop_after', stop_after, 0, kind=int)
-        ck = self._resume()
-        if ck is not None and ck.get('result') is not None and self.epoch == total:
-            r = self._result(True, ck['result'])                           # finished before: read back, not re-run
-            if self.out is not None and not (self.out / 'result.json').exists():  # killed between the checkpoint and result.json
-                atomic_write(self.out / 'result.json', json.dumps(r.to_dict(), indent=1))
-            return r
-        if ck is None:
-            t0 = time.perf_counter(); m.prepare(self)
-            self.seconds['prepare'] = self.seconds.get('prepare', 0.) + time.perf_counter() - t0
-            self.save()
-        pb = progress_bar(range(total), leave=True) if self.progress else None
-        if pb is not None:
-            pb.update(0)                                                    # starts fastprogress' clock
-            if self.epoch: pb.update(self.epoch)
-        done, stopped = 0, None
-        while self.epoch < total:
-            if stop_after is not None and done >= stop_after: stopped = 'stop_after'; break
-            if self.time_budget is not None and sum(self.seconds.values()) >= self.time_budget: stopped = 'time_budget'; break
-            e, phase, t0 = self.epoch, m.phase(self.epoch), time.perf_counter()
-            rec = dict(m.before_epoch(self, e) or {})
-            if m.trains(e):
-                self.trainer.fit(self.trainer.epoch + 1)
-                rec = {**{k: v for k, v in self.trainer.history[-1].items() if k != 'epoch'}, **rec}
-            rec.update(m.after_epoch(self, e, rec) or {})
-            dt = time.perf_counter() - t0
-            self.epoch += 1; self.seconds[phase] = self.seconds.get(phase, 0.) + dt
-            self.history.append(_plain({'epoch': self.epoch, 'phase': phase, **rec, 'seconds': dt}))
-            self.save(milestone=rec.get('milestone'))
-            done += 1
-            if pb is not None:
-                pb.update(self.epoch)
-                acc = rec.get('valid_top1'); pb.comment = f"{phase}" + (f" valid {acc:.3f}" if acc is not None else '')
-        if self.epoch < total: return self._result(False, dict(m.status(self), stopped=stopped))
-        res = _plain(m.finish(self))
-        self.save(result=res)
-        r = self._result(True, res)
-        if self.out is not None: atomic_write(self.out / 'result.json', json.dumps(r.to_dict(), indent=1))
+@patch
+def run(self:OneShotSearch, stop_after:int|None=None, # train at most this many epochs in this call (tests use it as a "kill")
+       ) -> OneShotResult:
+    "Prepare or resume, then step epochs until the method's last one (or `stop_after`, or the time budget); return the result. A checkpoint of another method or other settings raises `ConfigError`; an unreadable one `NasbookError`."
+    m, total = self.method, self.method.total_epochs()
+    if stop_after is not None: check_range('stop_after', stop_after, 0, kind=int)
+    ck = self._resume()
+    if ck is not None and ck.get('result') is not None and self.epoch == total:
+        r = self._result(True, ck['result'])                           # finished before: read back, not re-run
+        if self.out is not None and not (self.out / 'result.json').exists():  # killed between the checkpoint and result.json
+            atomic_write(self.out / 'result.json', json.dumps(r.to_dict(), indent=1))
         return r
+    if ck is None:
+        t0 = time.perf_counter(); m.prepare(self)
+        self.seconds['prepare'] = self.seconds.get('prepare', 0.) + time.perf_counter() - t0
+        self.save()
+    pb = progress_bar(range(total), leave=True) if self.progress else None
+    if pb is not None:
+        pb.update(0)                                                    # starts fastprogress' clock
+        if self.epoch: pb.update(self.epoch)
+    done, stopped = 0, None
+    while self.epoch < total:
+        if stop_after is not None and done >= stop_after: stopped = 'stop_after'; break
+        if self.time_budget is not None and sum(self.seconds.values()) >= self.time_budget: stopped = 'time_budget'; break
+        e, phase, t0 = self.epoch, m.phase(self.epoch), time.perf_counter()
+        rec = dict(m.before_epoch(self, e) or {})
+        if m.trains(e):
+            self.trainer.fit(self.trainer.epoch + 1)
+            rec = {**{k: v for k, v in self.trainer.history[-1].items() if k != 'epoch'}, **rec}
+        rec.update(m.after_epoch(self, e, rec) or {})
+        dt = time.perf_counter() - t0
+        self.epoch += 1; self.seconds[phase] = self.seconds.get(phase, 0.) + dt
+        self.history.append(_plain({'epoch': self.epoch, 'phase': phase, **rec, 'seconds': dt}))
+        self.save(milestone=rec.get('milestone'))
+        done += 1
+        if pb is not None:
+            pb.update(self.epoch)
+            acc = rec.get('valid_top1'); pb.comment = f"{phase}" + (f" valid {acc:.3f}" if acc is not None else '')
+    if self.epoch < total: return self._result(False, dict(m.status(self), stopped=stopped))
+    res = _plain(m.finish(self))
+    self.save(result=res)
+    r = self._result(True, res)
+    if self.out is not None: atomic_write(self.out / 'result.json', json.dumps(r.to_dict(), indent=1))
+    return r
 
 # %% ../nbs/06_oneshot.ipynb #351e7391
 TOY_OPS = ('conv_3x3', 'max_pool_3x3', 'skip_connect')

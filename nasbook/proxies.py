@@ -133,6 +133,7 @@ def singular_rtol(n:int, # samples (size of the Gram matrix)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point): raise ConfigError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     return max((n * torch.finfo(dtype).eps) ** 2, n * torch.finfo(torch.float64).eps)
 
+# %% ../nbs/31_proxies.ipynb #3e73c718
 def kernel_condition(gram:torch.Tensor, # a symmetric positive semi-definite (N, N) Gram matrix
                      rtol:float|None=None, # λmin <= rtol·λmax counts as singular (default N·eps of float64)
                      dead:Iterable[int]=(), # indices of dead samples, named in the message when the kernel is singular
@@ -158,6 +159,7 @@ def kernel_condition(gram:torch.Tensor, # a symmetric positive semi-definite (N,
                             f"the NTK Gram matrix is singular (λmin = {lmin:.3g} <= rtol·λmax = {rtol:.2g}·{lmax:.3g}): {why}, so κ is inf", dead)
     return NTKCondition(lmax / lmin, 'ok', lmax, lmin, n, rtol, '', dead)
 
+# %% ../nbs/31_proxies.ipynb #b35ab9d5
 @dataclasses.dataclass
 class NTKKernel:
     "An empirical NTK Gram matrix with what is needed to judge it: which samples are dead, whether the outputs were finite."
@@ -185,6 +187,7 @@ class NTKKernel:
                              "the model's outputs are not finite at these weights and inputs, so κ is nan", c.dead)
         return c
 
+# %% ../nbs/31_proxies.ipynb #e029b898
 def ntk_kernel(model:nn.Module, # any classifier, at its current (initial) weights
                x:torch.Tensor, # input batch (N, ...)
                mode:str='train', # 'train' or 'eval' (BatchNorm statistics)

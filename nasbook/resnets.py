@@ -203,6 +203,7 @@ def _blx_layer(c_in, c_out, n, base_width, cardinality, stride=1, last_relu=True
     blocks += [_blx_block(c_out, c_out, base_width, cardinality, 1, last_relu if j == n - 1 else True) for j in range(1, n)]
     return nn.Sequential(*blocks)
 
+# %% ../nbs/13_resnets.ipynb #2709b90f
 class BLModule(nn.Module):
     "Big branch at half resolution (C channels), little branch at full resolution (C/α channels, ~L/β blocks), merged."
     def __init__(self,
@@ -230,6 +231,7 @@ class BLModule(nn.Module):
         big = F.interpolate(self.big(x), size=little.shape[-2:])
         return self.fusion(self.relu(big + little))
 
+# %% ../nbs/13_resnets.ipynb #c891c783
 class BLStem(nn.Module):
     "Stem conv, then a big-little pair: big = strided 3×3; little = 3×3, 3×3 (stride `stride`), 1×1 back to C; merged and mixed by a 1×1."
     def __init__(self,
@@ -256,6 +258,7 @@ class BLStem(nn.Module):
         big = F.interpolate(self.big(x), size=little.shape[-2:])
         return self.mix(self.relu(big + little))
 
+# %% ../nbs/13_resnets.ipynb #d422fcd4
 BL_WIDTHS = (64, 128, 256, 512)  # BL-ResNeXt50 group widths before φ (expansion 4: 256..2048 channels)
 BL_DEPTHS = {50: (3, 4, 6, 3), 101: (4, 8, 18, 3), 152: (5, 12, 30, 3)}
 

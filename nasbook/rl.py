@@ -4,6 +4,7 @@
 
 # %% ../nbs/50_rl.ipynb #5af080c7
 from __future__ import annotations
+from fastcore.basics import patch
 import dataclasses, itertools, json, math, time
 from typing import Protocol, runtime_checkable
 
@@ -259,52 +260,6 @@ class Controller(nn.Module):
             elif n > self.kinds[k]: raise ConfigError(f"decision {i} ({k}) has {n} choices; this controller's classifier has {self.kinds[k]}")
         return ds, kinds
 
-    def forward(self, space, # a DecisionSpace
-                tokens=None, # (B, T) tokens to score (teacher forcing); None: sample
-                n:int=1, # sequences to sample when tokens is None
-                generator:torch.Generator|None=None, # randomness of sampling
-               ) -> tuple:
-        "Return (tokens (B, T) long, log-probability (B,), entropy (B,)); sums over the decisions of each sequence."
-        ds, kinds = self.check_space(space)
-        sample = tokens is None
-        if sample: B = check_range('n', n, 1, kind=int); tokens = torch.zeros(B, len(ds), dtype=torch.long)
-        else:
-            tokens = torch.as_tensor(tokens, dtype=torch.long)
-            if tokens.dim() == 1: tokens = tokens[None]
-            if tokens.shape[1] != len(ds): raise ConfigError(f"tokens have {tokens.shape[1]} decisions; the space has {len(ds)}")
-            B = tokens.shape[0]; tokens = tokens.clone()
-        dev = self.start.device
-        x, state = self.start.expand(B, -1), None
-        logp, ent, anchors = torch.zeros(B, device=dev), torch.zeros(B, device=dev), []
-        for t, (nc, kind) in enumerate(zip(ds, kinds)):
-            out, state = self.lstm(x[None], state)
-            h = out[0]                                                          # (B, H): top layer's output
-            if kind == ANCHOR:
-                m = nc.bit_length() - 1                                         # earlier anchors
-                if m != len(anchors): raise ConfigError(f"decision {t}: an anchor over {m} earlier anchors, but {len(anchors)} came before")
-                if m:
-                    prev = torch.stack(anchors, 1)                              # (B, m, H)
-                    z = self.v(torch.tanh(self.w_prev(prev) + self.w_curr(h)[:, None])).squeeze(-1)   # (B, m) logits of §3.3
-                    if sample: bits = (torch.rand(z.shape, generator=generator) < torch.sigmoid(z.detach()).cpu()).long().to(dev)
-                    else: bits = (tokens[:, t:t + 1].to(dev) >> torch.arange(m, device=dev)) & 1
-                    logp = logp + (bits * F.logsigmoid(z) + (1 - bits) * F.logsigmoid(-z)).sum(1)
-                    p = torch.sigmoid(z)
-                    ent = ent - (p * F.logsigmoid(z) + (1 - p) * F.logsigmoid(-z)).sum(1)
-                    if sample: tokens[:, t] = (bits.cpu() << torch.arange(m)).sum(1)
-                    x = (bits[..., None].float() * prev).sum(1) / (1 + bits.sum(1, keepdim=True).float())   # next input: mean of chosen anchors
-                else: x = torch.zeros_like(h)
-                anchors.append(h)
-            else:
-                z = self.classify[kind](h)[:, :nc]                              # a decision with fewer choices than its kind uses the first nc
-                lp = F.log_softmax(z, -1)
-                if sample: tokens[:, t] = torch.multinomial(lp.detach().exp().cpu(), 1, generator=generator)[:, 0]
-                tok = tokens[:, t].to(dev)
-                if (tok < 0).any() or (tok >= nc).any(): raise ConfigError(f"tokens[:, {t}] must lie in 0..{nc - 1}")
-                logp = logp + lp.gather(1, tok[:, None])[:, 0]
-                ent = ent - (lp.exp() * lp).sum(1)
-                x = self.embed[kind](tok)
-        return tokens, logp, ent
-
     @torch.no_grad()
     def sample(self,
                space, # a DecisionSpace
@@ -317,6 +272,54 @@ class Controller(nn.Module):
 
 CONTROLLERS = {'nasrl': dict(hidden=35, layers=2, init_range=0.08),   # Zoph & Le 2017, §4.1
                'nasnet': dict(hidden=100, layers=1, init_range=0.1)}  # Zoph et al. 2018, Appendix A
+
+# %% ../nbs/50_rl.ipynb #541a25c6
+@patch
+def forward(self:Controller, space, # a DecisionSpace
+            tokens=None, # (B, T) tokens to score (teacher forcing); None: sample
+            n:int=1, # sequences to sample when tokens is None
+            generator:torch.Generator|None=None, # randomness of sampling
+           ) -> tuple:
+    "Return (tokens (B, T) long, log-probability (B,), entropy (B,)); sums over the decisions of each sequence."
+    ds, kinds = self.check_space(space)
+    sample = tokens is None
+    if sample: B = check_range('n', n, 1, kind=int); tokens = torch.zeros(B, len(ds), dtype=torch.long)
+    else:
+        tokens = torch.as_tensor(tokens, dtype=torch.long)
+        if tokens.dim() == 1: tokens = tokens[None]
+        if tokens.shape[1] != len(ds): raise ConfigError(f"tokens have {tokens.shape[1]} decisions; the space has {len(ds)}")
+        B = tokens.shape[0]; tokens = tokens.clone()
+    dev = self.start.device
+    x, state = self.start.expand(B, -1), None
+    logp, ent, anchors = torch.zeros(B, device=dev), torch.zeros(B, device=dev), []
+    for t, (nc, kind) in enumerate(zip(ds, kinds)):
+        out, state = self.lstm(x[None], state)
+        h = out[0]                                                          # (B, H): top layer's output
+        if kind == ANCHOR:
+            m = nc.bit_length() - 1                                         # earlier anchors
+            if m != len(anchors): raise ConfigError(f"decision {t}: an anchor over {m} earlier anchors, but {len(anchors)} came before")
+            if m:
+                prev = torch.stack(anchors, 1)                              # (B, m, H)
+                z = self.v(torch.tanh(self.w_prev(prev) + self.w_curr(h)[:, None])).squeeze(-1)   # (B, m) logits of §3.3
+                if sample: bits = (torch.rand(z.shape, generator=generator) < torch.sigmoid(z.detach()).cpu()).long().to(dev)
+                else: bits = (tokens[:, t:t + 1].to(dev) >> torch.arange(m, device=dev)) & 1
+                logp = logp + (bits * F.logsigmoid(z) + (1 - bits) * F.logsigmoid(-z)).sum(1)
+                p = torch.sigmoid(z)
+                ent = ent - (p * F.logsigmoid(z) + (1 - p) * F.logsigmoid(-z)).sum(1)
+                if sample: tokens[:, t] = (bits.cpu() << torch.arange(m)).sum(1)
+                x = (bits[..., None].float() * prev).sum(1) / (1 + bits.sum(1, keepdim=True).float())   # next input: mean of chosen anchors
+            else: x = torch.zeros_like(h)
+            anchors.append(h)
+        else:
+            z = self.classify[kind](h)[:, :nc]                              # a decision with fewer choices than its kind uses the first nc
+            lp = F.log_softmax(z, -1)
+            if sample: tokens[:, t] = torch.multinomial(lp.detach().exp().cpu(), 1, generator=generator)[:, 0]
+            tok = tokens[:, t].to(dev)
+            if (tok < 0).any() or (tok >= nc).any(): raise ConfigError(f"tokens[:, {t}] must lie in 0..{nc - 1}")
+            logp = logp + lp.gather(1, tok[:, None])[:, 0]
+            ent = ent - (lp.exp() * lp).sum(1)
+            x = self.embed[kind](tok)
+    return tokens, logp, ent
 
 # %% ../nbs/50_rl.ipynb #2d38b6e0
 def nasrl_reward(measurement:Measurement, # one evaluation; TrainEvaluator keeps per-epoch 'history' in meta
@@ -347,6 +350,7 @@ class AccuracyReward:
         return nasrl_reward(measurement, self.last, self.power, self.fail)
     def __repr__(self): return self.__name__
 
+# %% ../nbs/50_rl.ipynb #b68c00a5
 @dataclasses.dataclass(frozen=True)
 class LayerSchedule:
     "Number of layers of the k-th sampled architecture: `start`, plus `add` every `every` samples, at most `most` (NAS-RL §4.1); bad values raise `ConfigError`."
@@ -364,6 +368,7 @@ class LayerSchedule:
         n = self.start + self.add * (k // self.every)
         return n if self.most is None else min(n, self.most)
 
+# %% ../nbs/50_rl.ipynb #afa951e6
 class DecisionStrategy:
     "Ask/tell bookkeeping for strategies over a `DecisionSpace`: history, best, layer schedule, `describe()`."
     maximize, finished = True, False
@@ -414,6 +419,7 @@ class DecisionStrategy:
                 'schedule': dataclasses.asdict(self.schedule) if self.schedule else None,
                 'reward': getattr(self.reward, '__name__', repr(self.reward))}
 
+# %% ../nbs/50_rl.ipynb #dcd3dfbf
 class RandomDecisions(DecisionStrategy):
     "Random search over a `DecisionSpace`: every decision uniform (the papers' control: NAS-RL §4, NASNet §4.4)."
     def __init__(self,
@@ -475,17 +481,6 @@ class RLSearch(DecisionStrategy):
         self.gen = torch.Generator().manual_seed(int(seed))
         self.queue, self.batches, self.baseline, self.updates, self.log = [], {}, None, 0, []
 
-    def ask(self) -> dict:
-        "The next architecture of the current batch; a new batch of `batch` is sampled from the policy when the last is used up."
-        if not self.queue:                                   # sample a new batch of m architectures from the current policy
-            b, sp = self.asked // self.batch, self.space
-            with _OneThread(): toks, lp, _ = self.controller.sample(sp, self.batch, self.gen)
-            self.batches[b] = {'space': sp, 'tokens': toks, 'logp': lp, 'rewards': {}}
-            self.queue = [(b, i) for i in range(self.batch)]
-        b, i = self.queue.pop(0); self.asked += 1
-        c = self.batches[b]['space'].decode(self.batches[b]['tokens'][i])
-        self._remember(c, (b, i)); return c
-
     def tell(self,
              config:dict, # an architecture this strategy asked for (else `ConfigError`)
              measurement:Measurement, # its result; turned into a reward by `reward`
@@ -496,34 +491,49 @@ class RLSearch(DecisionStrategy):
         B = self.batches[b]; B['rewards'][i] = self.history[-1][2]
         if len(B['rewards']) == self.batch: self.update(self.batches.pop(b))
 
-    def update(self,
-               B:dict, # a sampled batch: 'space', 'tokens' (batch lists), 'logp' (batch,), 'rewards' {index: reward}
-              ) -> dict:
-        "One policy-gradient step on a batch (tokens, old log-probs, rewards); updates the baseline after."
-        R = torch.tensor([B['rewards'][i] for i in range(self.batch)], dtype=torch.float32)
-        b = float(R.mean()) if self.baseline is None else self.baseline        # the first batch: its own mean
-        adv = (R - b).to(self.controller.start.device)
-        old = B['logp'].to(adv.device)
-        with _OneThread():
-            for _ in range(self.ppo_epochs if self.method == 'ppo' else 1):
-                _, logp, ent = self.controller(B['space'], tokens=B['tokens'])
-                if self.method == 'reinforce': pg = -(adv * logp).mean()
-                else:
-                    ratio = (logp - old).exp()
-                    pg = -torch.min(ratio * adv, ratio.clamp(1 - self.clip, 1 + self.clip) * adv).mean()
-                loss = pg - self.entropy_weight * ent.mean()
-                self.opt.zero_grad(); loss.backward(); self.opt.step()
-        for r in R.tolist(): b = self.baseline_decay * b + (1 - self.baseline_decay) * r
-        self.baseline, self.updates = b, self.updates + 1
-        rec = {'update': self.updates, 'reward_mean': float(R.mean()), 'baseline': b, 'entropy': float(ent.detach().mean()), 'loss': float(loss.detach())}
-        self.log.append(rec); return rec
-
     def describe(self) -> dict:
         "`DecisionStrategy.describe` plus method, batch, controller, learning rate, baseline decay, entropy weight (and PPO's settings)."
         return {**super().describe(), 'method': self.method, 'batch': self.batch, 'controller': self.controller_kw, 'lr': self.lr,
                 'baseline_decay': self.baseline_decay, 'entropy_weight': self.entropy_weight,
                 **({'clip': self.clip, 'ppo_epochs': self.ppo_epochs} if self.method == 'ppo' else {})}
 
+# %% ../nbs/50_rl.ipynb #f1ea2415
+@patch
+def ask(self:RLSearch) -> dict:
+    "The next architecture of the current batch; a new batch of `batch` is sampled from the policy when the last is used up."
+    if not self.queue:                                   # sample a new batch of m architectures from the current policy
+        b, sp = self.asked // self.batch, self.space
+        with _OneThread(): toks, lp, _ = self.controller.sample(sp, self.batch, self.gen)
+        self.batches[b] = {'space': sp, 'tokens': toks, 'logp': lp, 'rewards': {}}
+        self.queue = [(b, i) for i in range(self.batch)]
+    b, i = self.queue.pop(0); self.asked += 1
+    c = self.batches[b]['space'].decode(self.batches[b]['tokens'][i])
+    self._remember(c, (b, i)); return c
+
+@patch
+def update(self:RLSearch,
+           B:dict, # a sampled batch: 'space', 'tokens' (batch lists), 'logp' (batch,), 'rewards' {index: reward}
+          ) -> dict:
+    "One policy-gradient step on a batch (tokens, old log-probs, rewards); updates the baseline after."
+    R = torch.tensor([B['rewards'][i] for i in range(self.batch)], dtype=torch.float32)
+    b = float(R.mean()) if self.baseline is None else self.baseline        # the first batch: its own mean
+    adv = (R - b).to(self.controller.start.device)
+    old = B['logp'].to(adv.device)
+    with _OneThread():
+        for _ in range(self.ppo_epochs if self.method == 'ppo' else 1):
+            _, logp, ent = self.controller(B['space'], tokens=B['tokens'])
+            if self.method == 'reinforce': pg = -(adv * logp).mean()
+            else:
+                ratio = (logp - old).exp()
+                pg = -torch.min(ratio * adv, ratio.clamp(1 - self.clip, 1 + self.clip) * adv).mean()
+            loss = pg - self.entropy_weight * ent.mean()
+            self.opt.zero_grad(); loss.backward(); self.opt.step()
+    for r in R.tolist(): b = self.baseline_decay * b + (1 - self.baseline_decay) * r
+    self.baseline, self.updates = b, self.updates + 1
+    rec = {'update': self.updates, 'reward_mean': float(R.mean()), 'baseline': b, 'entropy': float(ent.detach().mean()), 'loss': float(loss.detach())}
+    self.log.append(rec); return rec
+
+# %% ../nbs/50_rl.ipynb #f85319cc
 STRATEGIES = {'reinforce': lambda space, seed, **kw: RLSearch(space, seed, method='reinforce', **kw),
               'ppo': lambda space, seed, **kw: RLSearch(space, seed, method='ppo', **kw),
               'random': lambda space, seed, **kw: RandomDecisions(space, seed, **{k: v for k, v in kw.items() if k in ('schedule', 'reward')})}

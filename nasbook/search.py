@@ -19,6 +19,14 @@ __all__ = ['Int', 'Float', 'Categorical', 'SearchSpace', 'Strategy', 'BaseStrate
            'SearchResult', 'run_search']
 
 # %% ../nbs/05_search.ipynb #99cbe14d
+def _check_bounds(d):
+    if not d.low < d.high: raise ConfigError(f"{d.name}: bounds must satisfy low < high, got low={d.low}, high={d.high}")
+    if d.log and d.low <= 0: raise ConfigError(f"{d.name}: a log-scale dimension needs low > 0, got {d.low}")
+def _to_unit(d, v):
+    return (math.log(v) - math.log(d.low)) / (math.log(d.high) - math.log(d.low)) if d.log else (v - d.low) / (d.high - d.low)
+def _from_unit(d, u):
+    return math.exp(math.log(d.low) + u * (math.log(d.high) - math.log(d.low))) if d.log else d.low + u * (d.high - d.low)
+
 @dataclasses.dataclass(frozen=True)
 class Int:
     "An integer dimension low..high (inclusive), optionally on a grid low, low+step, ..., high (a tabulated benchmark's grid). Bad bounds or step raise `ConfigError`."
@@ -61,6 +69,7 @@ class Int:
         "Every grid value, low..high by step."
         return range(self.low, self.high + 1, self.step)
 
+# %% ../nbs/05_search.ipynb #c39719f7
 @dataclasses.dataclass(frozen=True)
 class Float:
     "A real dimension [low, high]; bad bounds raise `ConfigError`."
@@ -92,6 +101,7 @@ class Float:
         "True when `v` is a finite number (not a bool) in [low, high]."
         return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v) and self.low <= v <= self.high
 
+# %% ../nbs/05_search.ipynb #d684ed36
 @dataclasses.dataclass(frozen=True)
 class Categorical:
     "One of a few choices (numbers or strings); an empty or repeating list raises `ConfigError`."
@@ -122,14 +132,6 @@ class Categorical:
              ) -> bool:
         "True when `v` is one of `choices`."
         return v in self.choices
-
-def _check_bounds(d):
-    if not d.low < d.high: raise ConfigError(f"{d.name}: bounds must satisfy low < high, got low={d.low}, high={d.high}")
-    if d.log and d.low <= 0: raise ConfigError(f"{d.name}: a log-scale dimension needs low > 0, got {d.low}")
-def _to_unit(d, v):
-    return (math.log(v) - math.log(d.low)) / (math.log(d.high) - math.log(d.low)) if d.log else (v - d.low) / (d.high - d.low)
-def _from_unit(d, u):
-    return math.exp(math.log(d.low) + u * (math.log(d.high) - math.log(d.low))) if d.log else d.low + u * (d.high - d.low)
 
 # %% ../nbs/05_search.ipynb #cea912b6
 class SearchSpace:

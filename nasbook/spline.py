@@ -4,6 +4,7 @@
 
 # %% ../nbs/11_spline.ipynb #cd8c2b23
 from __future__ import annotations
+from fastcore.basics import patch
 import numpy as np
 import scipy.linalg
 from scipy.spatial.distance import cdist
@@ -111,6 +112,7 @@ def _choose_smoothing(A, y, n, rule, grid=np.r_[0., np.logspace(-5, 2, 29)]):
     if best is None: raise SplineUnstable("no smoothing value gives a solvable spline system")
     return best[0], {'rule': rule, 'lam_unit': (grid * unit).tolist(), 'score': scores}
 
+# %% ../nbs/11_spline.ipynb #5035f175
 def _as_points(X, d, name='X'):
     X = np.asarray(X, float)
     if X.ndim == 1: X = X[:, None] if d == 1 else X[None, :]
@@ -136,6 +138,7 @@ def check_bounds(lower, # per-dimension lower bounds, or None
         raise ConfigError(f"bounds must satisfy lower < upper in every dimension; dimension {k} has lower={lo[k]}, upper={hi[k]}")
     return lo, hi
 
+# %% ../nbs/11_spline.ipynb #3635ef24
 class PolyharmonicSpline:
     "s(x) = Σ c_j Φ(‖x−x_j‖) + a₀ + a·x through given points, solved by pivoted QR and checked."
     def __init__(self, order:int=3, # k in Φ(r) = r^k (odd k) or r^k log r (even k): 1, 2 or 3
@@ -157,49 +160,6 @@ class PolyharmonicSpline:
     def _box(self, X): return X if self.lower is None else (X - self.lower) / (self.upper - self.lower)
     def _unit(self, X): return (self._box(X) - self.centre) / self.scale
 
-    def fit(self, X, # (n, d) support points
-            y, # (n,) values at the support points
-           ) -> PolyharmonicSpline:
-        "Solve for the spline through (X, y); return self."
-        X = np.asarray(X, float)
-        if X.ndim != 2: raise ConfigError(f"X must be an (n, d) array of points, got shape {X.shape}")
-        n, d = X.shape
-        X = _as_points(X, d)
-        y = np.asarray(y, float)
-        if y.shape != (n,): raise ConfigError(f"y must hold one value per point: X has {n} rows, y has shape {y.shape}")
-        bad = np.flatnonzero(~np.isfinite(y))
-        if len(bad): raise ConfigError(f"y has non-finite values at rows {bad[:10].tolist()}; leave failed or diverged measurements out")
-        if n < d + 2: raise ConfigError(f"a spline in d={d} dimensions needs at least d+2={d+2} support points, got {n}")
-        if self.lower is not None: check_bounds(self.lower, self.upper, d)
-        # the interpolant does not change when every point moves by the same vector or is scaled by one factor,
-        # but the linear algebra does: far from the origin [1, X] loses its rank in floating point. So we solve in
-        # centred coordinates of unit spread and leave the result unchanged.
-        B = self._box(X); self.centre = B.mean(0); self.scale = float(np.abs(B - self.centre).max()) or 1.
-        U = self._unit(X)
-        D = cdist(U, U)
-        i, j = np.triu_indices(n, 1)
-        same = np.flatnonzero(D[i, j] == 0)
-        if len(same) and self.smoothing == 0: raise SplineUnstable(f"support points {i[same[0]]} and {j[same[0]]} coincide; drop one (see too_close)")
-        P = np.hstack([np.ones((n, 1)), U])
-        r = np.linalg.matrix_rank(P)
-        if r < d + 1:
-            raise SplineUnstable(f"the support points do not affinely span R^{d}: the polynomial block [1, X] has rank {r} < d+1={d+1} "
-                                 "(they lie on a lower-dimensional plane or line); add points off it")
-        A = np.zeros((n + d + 1, n + d + 1))
-        A[:n, :n], A[:n, n:], A[n:, :n] = phi(D, self.order), P, P.T
-        # λ in the caller's (box) coordinates is λ / scale^k in the solving coordinates: Φ(r/s) = Φ(r)/s^k up to a
-        # polynomial the side conditions remove, so the smoothed spline is as invariant as the interpolant
-        lam_u, self.criteria = (_choose_smoothing(A, y, n, self.smoothing) if isinstance(self.smoothing, str)
-                                else (self.smoothing / self.scale ** self.order, None))
-        A[np.arange(n), np.arange(n)] += lam_u
-        sol, self.info = qr_solve(A, np.r_[y, np.zeros(d + 1)], self.max_cond, self.safety)
-        self.X, self.U, self.y, self.coef, self.poly = X, U, y, sol[:n], sol[n:]
-        self.lam, self.lam_unit = lam_u * self.scale ** self.order, lam_u
-        self.fitted = y - lam_u * self.coef                           # s(x_j): (K + λI)c + Pa = y  =>  s(x_j) = y_j - λ c_j
-        dof = n - _trace_smoother(A, n) if lam_u > 0 else 0.         # tr(I - S): the residual degrees of freedom
-        self.sigma = float(np.sqrt(np.sum((y - self.fitted) ** 2) / dof)) if dof > 1e-9 else 0.
-        return self
-
     @property
     def d(self): return self.X.shape[1]
     @property
@@ -214,27 +174,75 @@ class PolyharmonicSpline:
         U = self._unit(_as_points(X, self.d))
         return phi(cdist(U, self.U), self.order) @ self.coef + self.poly[0] + U @ self.poly[1:]
 
-    def gradient(self, X, # (N, d) points
-                ) -> np.ndarray:
-        "Analytic gradient ∂s/∂x at a batch of points, in the original units: (N, d) -> (N, d)."
-        self._check_fitted()
-        U = self._unit(_as_points(X, self.d))
-        W = _dphi_over_r(cdist(U, self.U), self.order) * self.coef          # (N, n)
-        G = (U * W.sum(1, keepdims=True) - W @ self.U + self.poly[1:]) / self.scale
-        return G if self.lower is None else G / (self.upper - self.lower)
-
-    def can_add(self, x_new, # a point (d,) or points (N, d)
-                min_dist:float, # smallest allowed distance to the support points, in unit-box metric
-               ):
-        "True where `x_new` keeps at least `min_dist` from every support point (see `too_close`)."
-        self._check_fitted()
-        close = too_close(self.X, x_new, min_dist, self.lower, self.upper)
-        return (not close) if isinstance(close, bool) else ~close
-
     def __repr__(self):
         if self.coef is None: return f"PolyharmonicSpline(order={self.order}, unfitted)"
         sm = f", smoothing={self.lam:.3g}" if self.lam else ''
         return f"PolyharmonicSpline(order={self.order}, n={self.n}, d={self.d}{sm}, cond={self.info['cond']:.3g})"
+
+# %% ../nbs/11_spline.ipynb #d6c8e85f
+@patch
+def fit(self:PolyharmonicSpline, X, # (n, d) support points
+        y, # (n,) values at the support points
+       ) -> PolyharmonicSpline:
+    "Solve for the spline through (X, y); return self."
+    X = np.asarray(X, float)
+    if X.ndim != 2: raise ConfigError(f"X must be an (n, d) array of points, got shape {X.shape}")
+    n, d = X.shape
+    X = _as_points(X, d)
+    y = np.asarray(y, float)
+    if y.shape != (n,): raise ConfigError(f"y must hold one value per point: X has {n} rows, y has shape {y.shape}")
+    bad = np.flatnonzero(~np.isfinite(y))
+    if len(bad): raise ConfigError(f"y has non-finite values at rows {bad[:10].tolist()}; leave failed or diverged measurements out")
+    if n < d + 2: raise ConfigError(f"a spline in d={d} dimensions needs at least d+2={d+2} support points, got {n}")
+    if self.lower is not None: check_bounds(self.lower, self.upper, d)
+    # the interpolant does not change when every point moves by the same vector or is scaled by one factor,
+    # but the linear algebra does: far from the origin [1, X] loses its rank in floating point. So we solve in
+    # centred coordinates of unit spread and leave the result unchanged.
+    B = self._box(X); self.centre = B.mean(0); self.scale = float(np.abs(B - self.centre).max()) or 1.
+    U = self._unit(X)
+    D = cdist(U, U)
+    i, j = np.triu_indices(n, 1)
+    same = np.flatnonzero(D[i, j] == 0)
+    if len(same) and self.smoothing == 0: raise SplineUnstable(f"support points {i[same[0]]} and {j[same[0]]} coincide; drop one (see too_close)")
+    P = np.hstack([np.ones((n, 1)), U])
+    r = np.linalg.matrix_rank(P)
+    if r < d + 1:
+        raise SplineUnstable(f"the support points do not affinely span R^{d}: the polynomial block [1, X] has rank {r} < d+1={d+1} "
+                             "(they lie on a lower-dimensional plane or line); add points off it")
+    A = np.zeros((n + d + 1, n + d + 1))
+    A[:n, :n], A[:n, n:], A[n:, :n] = phi(D, self.order), P, P.T
+    # λ in the caller's (box) coordinates is λ / scale^k in the solving coordinates: Φ(r/s) = Φ(r)/s^k up to a
+    # polynomial the side conditions remove, so the smoothed spline is as invariant as the interpolant
+    lam_u, self.criteria = (_choose_smoothing(A, y, n, self.smoothing) if isinstance(self.smoothing, str)
+                            else (self.smoothing / self.scale ** self.order, None))
+    A[np.arange(n), np.arange(n)] += lam_u
+    sol, self.info = qr_solve(A, np.r_[y, np.zeros(d + 1)], self.max_cond, self.safety)
+    self.X, self.U, self.y, self.coef, self.poly = X, U, y, sol[:n], sol[n:]
+    self.lam, self.lam_unit = lam_u * self.scale ** self.order, lam_u
+    self.fitted = y - lam_u * self.coef                           # s(x_j): (K + λI)c + Pa = y  =>  s(x_j) = y_j - λ c_j
+    dof = n - _trace_smoother(A, n) if lam_u > 0 else 0.         # tr(I - S): the residual degrees of freedom
+    self.sigma = float(np.sqrt(np.sum((y - self.fitted) ** 2) / dof)) if dof > 1e-9 else 0.
+    return self
+
+# %% ../nbs/11_spline.ipynb #56ed9fc4
+@patch
+def gradient(self:PolyharmonicSpline, X, # (N, d) points
+            ) -> np.ndarray:
+    "Analytic gradient ∂s/∂x at a batch of points, in the original units: (N, d) -> (N, d)."
+    self._check_fitted()
+    U = self._unit(_as_points(X, self.d))
+    W = _dphi_over_r(cdist(U, self.U), self.order) * self.coef          # (N, n)
+    G = (U * W.sum(1, keepdims=True) - W @ self.U + self.poly[1:]) / self.scale
+    return G if self.lower is None else G / (self.upper - self.lower)
+
+@patch
+def can_add(self:PolyharmonicSpline, x_new, # a point (d,) or points (N, d)
+            min_dist:float, # smallest allowed distance to the support points, in unit-box metric
+           ):
+    "True where `x_new` keeps at least `min_dist` from every support point (see `too_close`)."
+    self._check_fitted()
+    close = too_close(self.X, x_new, min_dist, self.lower, self.upper)
+    return (not close) if isinstance(close, bool) else ~close
 
 # %% ../nbs/11_spline.ipynb #a7ca7e29
 def too_close(X, # (n, d) existing points (may have n = 0)

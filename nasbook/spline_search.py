@@ -126,57 +126,6 @@ class SplineSearch(BaseStrategy):
         self._queue, self._pending, self._asked = list(self.design), {}, {}
         self.trace, self.unstable, self._n_ask, self._finished = [], [], 0, False
 
-    def _design_args(self, center, design_box):
-        names = [d.name for d in self.cont]
-        def checked(arg, dct):
-            if dct is None: return {}
-            if not isinstance(dct, dict): raise ConfigError(f"{arg} must be a dict {{dimension: value}}, got {type(dct).__name__}")
-            bad = [k for k in dct if k not in names]
-            if bad: raise ConfigError(f"{arg} names {bad}, which are not continuous dimensions; choose from {names}")
-            return dct
-        box, cen = checked('design_box', design_box), checked('center', center)
-        lo, hi = np.zeros(len(names)), np.ones(len(names))
-        for j, d in enumerate(self.cont):
-            if d.name not in box: continue
-            ab = box[d.name]
-            if not (isinstance(ab, (list, tuple)) and len(ab) == 2 and d.valid(ab[0]) and d.valid(ab[1]) and ab[0] < ab[1]):
-                raise ConfigError(f"design_box[{d.name!r}]={ab!r} must be a pair (low, high) with {d.low} <= low < high <= {d.high}")
-            lo[j], hi[j] = d.to_unit(ab[0]), d.to_unit(ab[1])
-        c = (lo + hi) / 2
-        for j, d in enumerate(self.cont):
-            if d.name not in cen: continue
-            c[j] = d.to_unit(cen[d.name]) if d.valid(cen[d.name]) else -1.
-            if not lo[j] < c[j] < hi[j]:
-                raise ConfigError(f"center[{d.name!r}]={cen[d.name]!r} must lie strictly inside the design range of {d.name}")
-        plain = lambda v: v.item() if hasattr(v, 'item') else v
-        return ({k: plain(v) for k, v in cen.items()} or None, {k: [plain(v) for v in ab] for k, ab in box.items()} or None, lo, hi, c)
-
-    def ask(self) -> dict:
-        "The next configuration: a design point, else the rounded argmax of the best spline (or a fallback)."
-        self._n_ask += 1
-        if self._queue: return self._register({'ask': self._n_ask, 'config': self._queue.pop(0), 'source': 'design', 'predicted': None})
-        entry = self._from_splines() or self._explore()
-        return self._register(entry) if entry['source'] != 'exhausted' else entry['config']
-
-    def tell(self,
-             config:dict, # a configuration of the space (asked or not), checked against it
-             measurement, # its `Measurement` (value: validation accuracy, higher is better)
-            ):
-        "Record a measurement; finish when a spline's prediction met it within `eps` (Algorithm 1's stopping rule); ConfigError for a config outside the space."
-        self.space.validate(config)
-        super().tell(config, measurement)
-        k = _key(config)
-        entry = self._pending.pop(k, None) or {'ask': None, 'config': config, 'source': 'external', 'predicted': None}
-        self._asked.setdefault(k, (self._combo(config), self._unit(config)))
-        entry = {**entry, 'measured': measurement.value, 'status': measurement.status}
-        self.trace.append(entry)
-        p = entry['predicted']
-        tol = max(self.eps, entry.get('sigma') or 0.) if self.stop == 'noise' else self.eps
-        if p is not None and measurement.ok:
-            self._hits = self._hits + 1 if abs(measurement.value - p) <= tol else 0
-            if self._hits >= self.stop_hits: self._finished = True
-        if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
-
     @property
     def finished(self):
         "True once spline predictions met their measurements `stop_hits` times in a row (Algorithm 1's stopping rule), or every point of a finite space was measured."
@@ -193,6 +142,33 @@ class SplineSearch(BaseStrategy):
                 'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
                 **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {}),
                 **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {})}
+
+# %% ../nbs/12_spline_search.ipynb #50c20572
+@patch
+def _design_args(self:SplineSearch, center, design_box):
+    names = [d.name for d in self.cont]
+    def checked(arg, dct):
+        if dct is None: return {}
+        if not isinstance(dct, dict): raise ConfigError(f"{arg} must be a dict {{dimension: value}}, got {type(dct).__name__}")
+        bad = [k for k in dct if k not in names]
+        if bad: raise ConfigError(f"{arg} names {bad}, which are not continuous dimensions; choose from {names}")
+        return dct
+    box, cen = checked('design_box', design_box), checked('center', center)
+    lo, hi = np.zeros(len(names)), np.ones(len(names))
+    for j, d in enumerate(self.cont):
+        if d.name not in box: continue
+        ab = box[d.name]
+        if not (isinstance(ab, (list, tuple)) and len(ab) == 2 and d.valid(ab[0]) and d.valid(ab[1]) and ab[0] < ab[1]):
+            raise ConfigError(f"design_box[{d.name!r}]={ab!r} must be a pair (low, high) with {d.low} <= low < high <= {d.high}")
+        lo[j], hi[j] = d.to_unit(ab[0]), d.to_unit(ab[1])
+    c = (lo + hi) / 2
+    for j, d in enumerate(self.cont):
+        if d.name not in cen: continue
+        c[j] = d.to_unit(cen[d.name]) if d.valid(cen[d.name]) else -1.
+        if not lo[j] < c[j] < hi[j]:
+            raise ConfigError(f"center[{d.name!r}]={cen[d.name]!r} must lie strictly inside the design range of {d.name}")
+    plain = lambda v: v.item() if hasattr(v, 'item') else v
+    return ({k: plain(v) for k, v in cen.items()} or None, {k: [plain(v) for v in ab] for k, ab in box.items()} or None, lo, hi, c)
 
 # %% ../nbs/12_spline_search.ipynb #0f9c0c4e
 @patch
@@ -240,6 +216,35 @@ def _register(self:SplineSearch, entry):
     cfg = entry['config']; self._asked[_key(cfg)] = (self._combo(cfg), self._unit(cfg)); self._pending[_key(cfg)] = entry
     return cfg
 
+
+# %% ../nbs/12_spline_search.ipynb #1e057b43
+@patch
+def ask(self:SplineSearch) -> dict:
+    "The next configuration: a design point, else the rounded argmax of the best spline (or a fallback)."
+    self._n_ask += 1
+    if self._queue: return self._register({'ask': self._n_ask, 'config': self._queue.pop(0), 'source': 'design', 'predicted': None})
+    entry = self._from_splines() or self._explore()
+    return self._register(entry) if entry['source'] != 'exhausted' else entry['config']
+
+@patch
+def tell(self:SplineSearch,
+         config:dict, # a configuration of the space (asked or not), checked against it
+         measurement, # its `Measurement` (value: validation accuracy, higher is better)
+        ):
+    "Record a measurement; finish when a spline's prediction met it within `eps` (Algorithm 1's stopping rule); ConfigError for a config outside the space."
+    self.space.validate(config)
+    super(SplineSearch, self).tell(config, measurement)   # the class named: a function outside the class body has no implicit one
+    k = _key(config)
+    entry = self._pending.pop(k, None) or {'ask': None, 'config': config, 'source': 'external', 'predicted': None}
+    self._asked.setdefault(k, (self._combo(config), self._unit(config)))
+    entry = {**entry, 'measured': measurement.value, 'status': measurement.status}
+    self.trace.append(entry)
+    p = entry['predicted']
+    tol = max(self.eps, entry.get('sigma') or 0.) if self.stop == 'noise' else self.eps
+    if p is not None and measurement.ok:
+        self._hits = self._hits + 1 if abs(measurement.value - p) <= tol else 0
+        if self._hits >= self.stop_hits: self._finished = True
+    if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
 
 # %% ../nbs/12_spline_search.ipynb #1f16ec7e
 @patch
