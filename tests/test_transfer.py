@@ -147,3 +147,34 @@ def test_cli_transfer_process_executor_and_report(tmp_path, nasbook_cmd):
     assert rep.returncode == 0 and rep.stdout.split('journal:')[0] == r.stdout.split('journal:')[0]
     bad = subprocess.run([nasbook_cmd, 'transfer', '--methods', 'random,darts', '--out', str(out)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "method='darts' is not allowed" in bad.stderr
+
+def test_width_transfer_search_and_bad_input(digits, tmp_path):
+    "Spline NAS over TransferNet's stage widths: the support design comes first, the widths found rebuild the network, a width study"
+    " journal of one evaluator does not resume another's, and every wrong argument is named."
+    from nasbook.transfer import width_space, search_widths, run_width_study, width_report, retrain, WIDTHS
+    cell = {'order': ['a'], 'edges': {'in1->a': ['sep_conv_3x3'], 'in0->a': ['skip_connect']}, 'out': ['a']}
+    spec = {'normal': cell, 'reduce': cell}
+    small = subsample(digits, train=200, test=100)
+    sp = width_space(2, 5)
+    assert sp.names == list(WIDTHS) and [(d.low, d.high) for d in sp.dims] == [(2, 5), (4, 10), (8, 20)]
+    sw = search_widths(spec, small, TransferProtocol(epochs=1), evaluations=9, space=sp, seed=1)
+    lo, hi = [2, 4, 8], [5, 10, 20]
+    assert [t[:3] for t in sw['trials'][:2]] == [hi, lo] and len(sw['trials']) == 9
+    r = retrain(spec, small, TransferProtocol(epochs=1), seed=0, widths=sw['widths'])
+    assert r['widths'] == sw['widths'] and r['params'] == sum(p.numel() for p in TransferNet(spec, (1, 8, 8), 10, widths=sw['widths']).parameters())
+    assert retrain(spec, small, TransferProtocol(C=3, epochs=1), seed=0)['widths'] == [3, 6, 12]
+    kw = dict(wheres=['fixed'], seeds=1, target={'dataset': 'digits', 'train': 200, 'test': 100}, protocol=TransferProtocol(C=3, epochs=1),
+              evaluations=9, space=sp, progress=False)
+    res = run_width_study(tmp_path, spec, **kw)
+    assert width_report(res.records)['taus'] is None                    # no 'target' cell: no τ to compute
+    with pytest.raises(Exception, match='journal'):                     # another evaluation budget is another study
+        run_width_study(tmp_path, spec, **{**kw, 'evaluations': 10})
+    for call, msg in [(lambda: width_space(1, 6), 'lo'), (lambda: width_space(4, 5), 'hi'),
+                      (lambda: TransferNet(spec, widths=[4, 8, 16, 32]), 'widths must be the 3 stage widths'),
+                      (lambda: TransferNet(spec, widths=(4, 8, 1.5)), 'widths C3'),
+                      (lambda: search_widths(spec, small, evaluations=0), 'evaluations'),
+                      (lambda: search_widths({'normal': cell}, small), "'normal' and 'reduce'"),
+                      (lambda: run_width_study(tmp_path, spec, wheres=['fmnist-frac150']), 'fraction 150 %'),
+                      (lambda: run_width_study(tmp_path, spec, seeds=0), 'seeds'),
+                      (lambda: run_width_study(tmp_path, spec, epochs=0), 'epochs')]:
+        with pytest.raises(ConfigError, match=msg): call()
