@@ -216,7 +216,7 @@ class TransferCell(nn.Module):
 WIDTHS = ('C1', 'C2', 'C3')   # node channels of TransferNet's three stages
 
 def _check_widths(widths):
-    if not isinstance(widths, (list, tuple)) or len(widths) != 3:
+    if not isinstance(widths, (list, tuple, np.ndarray)) or len(widths) != 3:
         raise ConfigError(f"widths must be the 3 stage widths (C1, C2, C3), got {widths!r}")
     for k, w in zip(WIDTHS, widths): check_range(f"widths {k}", w, 2, kind=(int, np.integer))
     return tuple(int(w) for w in widths)
@@ -660,7 +660,7 @@ def width_space(lo:int=4, # smallest C1; C2 ranges over 2·[lo, hi] and C3 over 
                ) -> SearchSpace:
     "TransferNet's stage widths as a search space: Int C1 ∈ [lo, hi], C2 ∈ [2lo, 2hi], C3 ∈ [4lo, 4hi]; ConfigError for lo < 2 or hi < lo + 3."
     check_range('lo', lo, 2, kind=(int, np.integer)); check_range('hi', hi, lo + 3, kind=(int, np.integer))
-    return SearchSpace([Int('C1', lo, hi), Int('C2', 2 * lo, 2 * hi), Int('C3', 4 * lo, 4 * hi)], name='transfer-widths')
+    return SearchSpace([Int('C1', int(lo), int(hi)), Int('C2', 2 * int(lo), 2 * int(hi)), Int('C3', 4 * int(lo), 4 * int(hi))], name='transfer-widths')
 
 class _WidthBuild:
     "Picklable builder of TransferNet around a fixed spec at a width configuration {'C1', 'C2', 'C3'} (for TrainEvaluator)."
@@ -669,28 +669,44 @@ class _WidthBuild:
     def __call__(self, config, bundle):
         return TransferNet(self.spec, bundle.input_shape, bundle.num_classes, N=self.protocol.N, widths=[config[k] for k in WIDTHS])
 
+def _width_strategy(space, seed, evaluations):
+    "The SplineSearch of a width search, after checking the space and that the budget reaches past the support design."
+    from nasbook.spline_search import SplineSearch
+    if not isinstance(space, SearchSpace) or space.names != list(WIDTHS):
+        raise ConfigError(f"space must be a SearchSpace over {list(WIDTHS)} (see width_space), got {space!r}")
+    st = SplineSearch(space, seed)
+    n = len(st.design)
+    if isinstance(evaluations, bool) or not isinstance(evaluations, (int, np.integer)) or evaluations < n + 1:
+        raise ConfigError(f"evaluations must be an int >= {n + 1} (the {n} support points, then at least one spline proposal), got {evaluations!r}")
+    return st
+
 def search_widths(spec:dict, # the fixed cells (a transfer spec)
                   data:DataBundle, # where the widths are searched: a source, or the target itself
-                  protocol:TransferProtocol|None=None, # batch size, learning rate and N of every training
-                  evaluations:int=12, # trainings in all: the 2d+3 = 9 support points first, then the spline's proposals
+                  protocol:TransferProtocol|None=None, # the training recipe (batch, lr, momentum, weight decay) and N of every training
+                  evaluations:int=12, # trainings in all: the 2d+3 = 9 support points, then spline proposals (at least 10)
                   epochs:int=1, # training epochs per measurement
                   space:SearchSpace|None=None, # the box (default `width_space()`); its dimensions must be C1, C2, C3
                   seed:int=0, # seeds the spline's Halton sequences and every training
+                  journal=None, # a path: the search is journaled there and resumes from it
                  ) -> dict:
     """Spline NAS (Algorithm 1 of the spline paper) over TransferNet's stage widths on `data`. Returns {'widths': [C1, C2, C3],
-    'search_top1', 'trials': [[C1, C2, C3, valid top-1], ...] in the order measured, 'seconds'}. ConfigError for bad arguments,
-    NasbookError when no training succeeded."""
-    from nasbook.spline_search import SplineSearch
-    check_spec(spec); check_range('evaluations', evaluations, 1, kind=int); check_range('epochs', epochs, 1, kind=int)
+    'search_top1', 'trials': [[C1, C2, C3, valid top-1, how it was chosen ('design', 'spline', 'spline-fallback', 'explore'; see SplineSearch), predicted or None], ...] in
+    the order measured, 'stopped' (Algorithm 1's rule met before the budget), 'seconds'}. ConfigError for bad arguments, NasbookError
+    when no training succeeded."""
+    check_spec(spec); check_range('epochs', epochs, 1, kind=(int, np.integer))
     pr, sp, t0 = protocol or TransferProtocol(), space or width_space(), time.perf_counter()
-    if not isinstance(sp, SearchSpace) or sp.names != list(WIDTHS):
-        raise ConfigError(f"space must be a SearchSpace over {list(WIDTHS)} (see width_space), got {sp!r}")
-    ev = TrainEvaluator(_WidthBuild(spec, pr), data, epochs=epochs, batch_size=pr.batch_size, lr=pr.lr)
-    res = run_search(SplineSearch(sp, seed), ev, evaluations, seed=seed, progress=False)
+    st = _width_strategy(sp, seed, evaluations)
+    ev = TrainEvaluator(_WidthBuild(spec, pr), data, epochs=int(epochs), batch_size=pr.batch_size, lr=pr.lr, momentum=pr.momentum,
+                        weight_decay=pr.weight_decay)
+    res = run_search(st, ev, int(evaluations), journal=journal, seed=seed, progress=False)
     if res.best_config is None: raise NasbookError(f"no width training succeeded on {data.name} ({res.records[-1]['meta'].get('error')})")
-    trials = [[*(int(r['config'][k]) for k in WIDTHS), r['value']] for r in res.records if r['status'] == 'ok']
+    how = {json.dumps(e['config'], sort_keys=True): (e['source'], e['predicted']) for e in st.trace if e['source'] != 'external'}
+    def kind(c):
+        k = json.dumps(c, sort_keys=True)
+        return how.get(k, ('design' if c in st.design else 'spline', None))    # a resumed search's replayed trials: design or not
+    trials = [[*(int(r['config'][k]) for k in WIDTHS), r['value'], *kind(r['config'])] for r in res.records if r['status'] == 'ok']
     return {'widths': [int(res.best_config[k]) for k in WIDTHS], 'search_top1': res.best_value, 'trials': trials,
-            'seconds': time.perf_counter() - t0}
+            'stopped': bool(st.finished), 'seconds': time.perf_counter() - t0}
 
 # %% ../nbs/60_transfer.ipynb #39fbe07d
 WHERE_SPECIAL = ('target', 'fixed')
@@ -699,12 +715,21 @@ class WidthEvaluator(TransferEvaluator):
     "A width-study cell {'where': a source name, 'target' or 'fixed', 'seed'}: spline NAS of the stage widths there, retrained on the target."
     def __init__(self, spec:dict, # the fixed cells
                  target:dict, # how to load the target (as for TransferEvaluator)
-                 protocol:TransferProtocol, # the retraining recipe; its C gives the 'fixed' widths (C, 2C, 4C)
-                 evaluations:int=12, epochs:int=1, # each search's trainings and their epochs
+                 protocol:TransferProtocol, # the retraining recipe; its C gives the 'fixed' widths (C, 2C, 4C); `params` must be None
+                 evaluations:int=12, # trainings of each search (at least the support design + 1)
+                 epochs:int=1, # epochs of each search training
                  space:SearchSpace|None=None, # the width box (default width_space())
-                 threads:int|None=1):
+                 threads:int|None=1, # torch threads per evaluation
+                 searches:str|Path|None=None, # folder for each cell's search journal (None: searches are not journaled)
+                ):
         super().__init__(target, protocol, SearchScale(), threads)
-        self.spec, self.evaluations, self.epochs, self.space = check_spec(spec), evaluations, epochs, space or width_space()
+        if protocol.params is not None:
+            raise ConfigError(f"protocol.params={protocol.params} matches parameter counts, which a width search would undo; use params=None")
+        check_range('epochs', epochs, 1, kind=(int, np.integer))
+        self.space = space or width_space()
+        _width_strategy(self.space, 0, evaluations)                     # the space and the budget, checked now rather than per cell
+        self.spec, self.evaluations, self.epochs = check_spec(spec), int(evaluations), int(epochs)
+        self.searches = None if searches is None else str(searches)
     def describe(self):
         h = __import__('hashlib').sha1(json.dumps(self.spec, sort_keys=True).encode()).hexdigest()[:16]
         return {'evaluator': 'widths', 'target': self.target, 'protocol': self.protocol.describe(), 'spec': h,
@@ -716,44 +741,56 @@ class WidthEvaluator(TransferEvaluator):
             k, where, target = int(config['seed']), config['where'], self.load_target()
             if where == 'fixed':
                 C = self.protocol.C
-                f, data = {'widths': [C, 2 * C, 4 * C], 'search_top1': None, 'trials': [], 'seconds': 0.}, target
+                f, data = {'widths': [C, 2 * C, 4 * C], 'search_top1': None, 'trials': [], 'stopped': None, 'seconds': 0.}, target
             else:
                 data = target if where == 'target' else load_source(where, target, seed=k, root=self.target.get('root'))
-                f = search_widths(self.spec, data, self.protocol, self.evaluations, self.epochs, self.space, seed=k)
+                jr = None if self.searches is None else Path(self.searches) / f"{where}-seed{k}.jsonl"
+                if jr is not None: jr.parent.mkdir(parents=True, exist_ok=True)
+                f = search_widths(self.spec, data, self.protocol, self.evaluations, self.epochs, self.space, seed=k, journal=jr)
             tgt = retrain(self.spec, target, self.protocol, seed=k, widths=f['widths'])
-            meta = {'widths': f['widths'], 'search_top1': f['search_top1'], 'trials': f['trials'], 'search_seconds': f['seconds'],
-                    'target_top1': tgt['test_top1'], 'target_valid_top1': tgt['valid_top1'], 'params_target': tgt['params'],
-                    'retrain_seconds': tgt['seconds'], 'source': proxy_report(data)}
+            meta = {'widths': f['widths'], 'search_top1': f['search_top1'], 'trials': f['trials'], 'stopped': f['stopped'],
+                    'search_seconds': f['seconds'], 'target_top1': tgt['test_top1'], 'target_valid_top1': tgt['valid_top1'],
+                    'params_target': tgt['params'], 'retrain_seconds': tgt['seconds'], 'source': proxy_report(data)}
             return Measurement(tgt['test_top1'], f['seconds'] + tgt['seconds'], 'ok', meta)
         finally: torch.set_num_threads(old)
 
-def run_width_study(out, # folder of the study: journal.jsonl (rerun to resume), study.json
+def run_width_study(out, # folder of the study: journal.jsonl (rerun to resume), searches/ (each cell's search journal), study.json
                     spec:dict, # the fixed cells whose widths are searched
-                    wheres=('digits', 'target', 'fixed'), # source names, 'target' (search on the target) and/or 'fixed' (no search)
-                    seeds:int=1, target:dict|None=None, # the target as in run_study
-                    protocol:TransferProtocol|None=None, evaluations:int=12, epochs:int=1, space:SearchSpace|None=None,
-                    executor=None, parallel:int=1, progress:bool=True):
+                    wheres=('digits', 'target', 'fixed'), # distinct source names, 'target' (search on the target) and/or 'fixed' (no search)
+                    seeds:int=1, # seeds 0..seeds-1 of every where
+                    target:dict|None=None, # the target as in run_study
+                    protocol:TransferProtocol|None=None, # the retraining recipe (params must be None)
+                    evaluations:int=12, # trainings of each search (at least 10 for width_space: 9 support points + 1)
+                    epochs:int=1, # epochs of each search training
+                    space:SearchSpace|None=None, # the width box (default width_space())
+                    executor=None, # LocalExecutor (default), ProcessExecutor or RayExecutor
+                    parallel:int=1, # grid cells evaluated at once
+                    progress:bool=True):
     "Run (or resume) the width-transfer grid (where × seed) through `run_search` and its journal; returns the `SearchResult`."
     wheres = list(wheres)
     if not wheres: raise ConfigError("wheres is empty: give source names, 'target' or 'fixed'")
+    if len(set(wheres)) != len(wheres): raise ConfigError(f"wheres repeats a name: {wheres}")
     for w in wheres:
         if w not in WHERE_SPECIAL: parse_source(w)
-    check_range('seeds', seeds, 1, kind=int); check_range('evaluations', evaluations, 1, kind=int); check_range('epochs', epochs, 1, kind=int)
-    cells = [{'where': w, 'seed': k} for k in range(seeds) for w in wheres]
+    check_range('seeds', seeds, 1, kind=(int, np.integer))
+    cells = [{'where': w, 'seed': k} for k in range(int(seeds)) for w in wheres]
     target = {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
-    ev = WidthEvaluator(spec, target, protocol or TransferProtocol(), evaluations, epochs, space)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    ev = WidthEvaluator(spec, target, protocol or TransferProtocol(), evaluations, epochs, space, searches=out/'searches')
+    out.mkdir(parents=True, exist_ok=True)
     res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
                      batch_size=parallel, progress=progress)
     atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
                                                **ev.describe()}, indent=1))
     return res
 
-def width_report(records:list) -> dict:
+def width_report(records:list, # journal records of a width study
+                 design_only:bool=True, # τ over the support points only (True) or over every width vector both searches measured
+                ) -> dict:
     """A width study's tables: 'cells' (one row per grid cell: where, seed, widths, parameters, search and target top-1, seconds),
     'summary' (per where: mean and sd of target top-1, mean parameters and search seconds) and 'taus' (per source and seed: Kendall τ
-    with its p-value between the source's and the target's accuracies on the width vectors both searches measured; None without a
-    'target' cell)."""
+    and its p-value between the source's and the target's search accuracies on the width vectors both measured — a vector measured
+    twice counts with its mean; τ is NaN when one side is constant; None without a 'target' cell or with fewer than 5 shared vectors)."""
     import pandas as pd
     ok = [r for r in records if r.get('status') == 'ok' and 'widths' in r.get('meta', {})]
     if not ok: raise NasbookError("no finished width-study cell in these records")
@@ -762,13 +799,19 @@ def width_report(records:list) -> dict:
                         'target_top1': r['meta']['target_top1'], 'search_seconds': r['meta']['search_seconds']} for r in ok])
     summary = df.groupby('where').agg(target_top1=('target_top1', 'mean'), sd=('target_top1', 'std'), n=('seed', 'size'),
                                       params=('params_target', 'mean'), search_seconds=('search_seconds', 'mean'))
-    trials = {(r['config']['where'], r['config']['seed']): {tuple(t[:3]): t[3] for t in r['meta']['trials']} for r in ok}
+    def measured(trials):
+        acc = {}
+        for t in trials:
+            if not design_only or (len(t) > 4 and t[4] == 'design'): acc.setdefault(tuple(t[:3]), []).append(t[3])
+        return {c: float(np.mean(v)) for c, v in acc.items()}
+    trials = {(r['config']['where'], r['config']['seed']): measured(r['meta']['trials']) for r in ok}
     rows = []
     for (w, k), tr in sorted(trials.items()):
         if w in WHERE_SPECIAL or ('target', k) not in trials: continue
         common = sorted(set(tr) & set(trials[('target', k)]))
-        if len(common) < 3: continue
-        ra = rank_agreement([tr[c] for c in common], [trials[('target', k)][c] for c in common])
+        if len(common) < 5: continue
+        a, b = [tr[c] for c in common], [trials[('target', k)][c] for c in common]
+        ra = rank_agreement(a, b) if len(set(a)) > 1 and len(set(b)) > 1 else {'tau': math.nan, 'tau_p': math.nan}
         rows.append({'source': w, 'seed': k, 'widths': len(common), 'tau': ra['tau'], 'tau_p': ra['tau_p']})
     return {'cells': df, 'summary': summary.sort_values('target_top1', ascending=False), 'taus': pd.DataFrame(rows) if rows else None}
 
