@@ -19,16 +19,17 @@ from .data import DataBundle, get_dataset
 from .execute import Measurement, TrainEvaluator, LocalExecutor, get_executor
 from .ops import ConvIJ, FactorizedReduce
 from .nasnet import nasnet_op, NASNetSpace, check_genotype, default_concat
-from .search import run_search, RandomSearch
+from .search import run_search, RandomSearch, SearchSpace, Int
 from .train import Trainer
 
 # %% auto #0
-__all__ = ['PROXIES', 'DATASET_SOURCES', 'INPUTS', 'METHODS', 'ADAPTERS', 'class_counts', 'make_proxy', 'proxy_report',
-           'subsample', 'parse_source', 'load_source', 'check_cell', 'check_spec', 'TransferCell', 'TransferNet',
-           'TransferProtocol', 'retrain', 'from_nasnet', 'from_nasib', 'from_cells', 'pruner_weights', 'TimeBudget',
-           'SearchScale', 'search_cell', 'GridStrategy', 'TransferEvaluator', 'RetrainEvaluator', 'study_grid',
-           'run_study', 'study_frame', 'rank_agreement', 'rank_table', 'bootstrap_tau', 'source_target_taus',
-           'proxy_agreement', 'random_place', 'study_report', 'format_report', 'retrain_study', 'plot_transfer']
+__all__ = ['PROXIES', 'DATASET_SOURCES', 'INPUTS', 'WIDTHS', 'METHODS', 'ADAPTERS', 'WHERE_SPECIAL', 'class_counts', 'make_proxy',
+           'proxy_report', 'subsample', 'parse_source', 'load_source', 'check_cell', 'check_spec', 'TransferCell',
+           'TransferNet', 'TransferProtocol', 'retrain', 'from_nasnet', 'from_nasib', 'from_cells', 'pruner_weights',
+           'TimeBudget', 'SearchScale', 'search_cell', 'GridStrategy', 'TransferEvaluator', 'RetrainEvaluator',
+           'study_grid', 'run_study', 'study_frame', 'rank_agreement', 'rank_table', 'bootstrap_tau',
+           'source_target_taus', 'proxy_agreement', 'random_place', 'study_report', 'format_report', 'retrain_study',
+           'width_space', 'search_widths', 'WidthEvaluator', 'run_width_study', 'width_report', 'plot_transfer']
 
 # %% ../nbs/60_transfer.ipynb #aa5c5d7c
 PROXIES = ('classes', 'fraction', 'longtail', 'resolution', 'dataset')
@@ -212,26 +213,38 @@ class TransferCell(nn.Module):
         for v in self.order: st[v] = sum(op(st[k.partition('->')[0]]) for k in self.into[v] for op in self.edges[k])
         return torch.cat([st[o] for o in self.out], 1)
 
+WIDTHS = ('C1', 'C2', 'C3')   # node channels of TransferNet's three stages
+
+def _check_widths(widths):
+    if not isinstance(widths, (list, tuple, np.ndarray)) or len(widths) != 3:
+        raise ConfigError(f"widths must be the 3 stage widths (C1, C2, C3), got {widths!r}")
+    for k, w in zip(WIDTHS, widths): check_range(f"widths {k}", w, 2, kind=(int, np.integer))
+    return tuple(int(w) for w in widths)
+
 class TransferNet(nn.Module):
-    "The target macro network: stem, N normal, reduction, N normal, reduction, N normal cells (filters C, 2C, 4C), pool, linear."
+    "The target macro network: stem, N normal, reduction, N normal, reduction, N normal cells (filters C, 2C, 4C, or `widths`), pool, linear."
     def __init__(self, spec:dict, # normal and reduction transfer cells (check_spec)
                  in_shape=(1, 28, 28), # (C, H, W) of the data it is built for
                  num_classes:int=10, C:int=8, # channels of the first stage's nodes
                  N:int=1, # normal cells per stage
-                 stem_multiplier:int=2):
+                 stem_multiplier:int=2, # the stem has stem_multiplier × C1 channels
+                 widths=None, # (C1, C2, C3): the three stages' node channels instead of (C, 2C, 4C) (spline NAS' width transfer)
+                ):
         super().__init__()
         check_spec(spec)
         for k, v, lo in (('num_classes', num_classes, 2), ('C', C, 2), ('N', N, 1), ('stem_multiplier', stem_multiplier, 1)):
             check_range(k, v, lo, kind=(int, np.integer))
+        C1, C2, C3 = (C, 2 * C, 4 * C) if widths is None else _check_widths(widths)
         normal, reduce = _per(spec['normal'], 3, 'normal'), _per(spec['reduce'], 2, 'reduce')
-        sf = stem_multiplier * C
+        sf = stem_multiplier * C1
         self.stem = nn.Sequential(nn.Conv2d(in_shape[0], sf, 3, padding=1, bias=False), nn.BatchNorm2d(sf))
-        plan = [(normal[0], C, False)] * N + [(reduce[0], 2 * C, True)] + [(normal[1], 2 * C, False)] * N + \
-               [(reduce[1], 4 * C, True)] + [(normal[2], 4 * C, False)] * N
+        plan = [(normal[0], C1, False)] * N + [(reduce[0], C2, True)] + [(normal[1], C2, False)] * N + \
+               [(reduce[1], C3, True)] + [(normal[2], C3, False)] * N
         cells, C_pp, C_p, red_prev = [], sf, sf, False
         for cell, Cc, red in plan:
             cells.append(TransferCell(cell, C_pp, C_p, Cc, red, red_prev)); C_pp, C_p, red_prev = C_p, cells[-1].C_out, red
-        self.cells, self.classifier, self.C = nn.ModuleList(cells), nn.Linear(C_p, num_classes), int(C)
+        self.cells, self.classifier = nn.ModuleList(cells), nn.Linear(C_p, num_classes)
+        self.C, self.widths = int(C1), (int(C1), int(C2), int(C3))
     def forward(self, x):
         s0 = s1 = self.stem(x)
         for cell in self.cells: s0, s1 = s1, cell(s0, s1)
@@ -264,21 +277,28 @@ class TransferProtocol:
             lo, hi = (mid, hi) if n(mid) <= self.params else (lo, mid)
         return min((lo, hi), key=lambda C: abs(n(C) - self.params))
     def build(self, config:dict, bundle:DataBundle) -> TransferNet:
-        "Builder for `TrainEvaluator`: `config` is a spec (or {'spec': spec})."
+        "Builder for `TrainEvaluator`: `config` is a spec, or {'spec': spec, 'widths': (C1, C2, C3) or None}; given widths override `C` and `params`."
         spec = config.get('spec', config)
+        widths = config.get('widths') if 'spec' in config else None
+        if widths is not None: return TransferNet(spec, bundle.input_shape, bundle.num_classes, N=self.N, widths=widths)
         return TransferNet(spec, bundle.input_shape, bundle.num_classes, self.width(spec, bundle), self.N)
     def describe(self) -> dict: return {k: v for k, v in dataclasses.asdict(self).items() if not (k == 'params' and v is None)}
 
 def retrain(spec:dict, # a transfer spec
-            data:DataBundle, protocol:TransferProtocol, seed:int=0, device=None) -> dict:
-    "Train `spec` in TransferNet on `data` from scratch with `protocol`: valid and test top-1, parameters, seconds."
+            data:DataBundle, # where it is trained (train/valid splits) and tested (test split)
+            protocol:TransferProtocol, # the training recipe and the width C (or the parameter count to match)
+            seed:int=0, # seeds the weights and the batch order
+            device=None, # None: CUDA when present, else CPU
+            widths=None, # (C1, C2, C3): stage widths instead of the protocol's C (a width transfer)
+           ) -> dict:
+    "Train `spec` in TransferNet on `data` from scratch with `protocol`: valid and test top-1, parameters, C, widths, seconds."
     t0 = time.perf_counter(); set_seed(derive_seed(seed, 'retrain'))
-    model = protocol.build(spec, data)
+    model = protocol.build({'spec': spec, 'widths': widths}, data)
     tdl, vdl, tedl = data.loaders(protocol.batch_size, seed=derive_seed(seed, 'retrain-data'))
     tr = Trainer(model, tdl, vdl, epochs=protocol.epochs, lr=protocol.lr, momentum=protocol.momentum,
                  weight_decay=protocol.weight_decay, device=device, progress=False).fit()
     return {'valid_top1': tr.history[-1]['valid_top1'], 'test_top1': tr.evaluate(tedl)['top1'],
-            'params': sum(p.numel() for p in model.parameters()), 'C': model.C, 'seconds': time.perf_counter() - t0}
+            'params': sum(p.numel() for p in model.parameters()), 'C': model.C, 'widths': list(model.widths), 'seconds': time.perf_counter() - t0}
 
 # %% ../nbs/60_transfer.ipynb #2cb645b1
 def from_nasnet(genotype:dict) -> dict:
@@ -633,6 +653,167 @@ def retrain_study(out, # folder of the new grid: journal.jsonl, study.json
     atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
                                                **ev.describe()}, indent=1))
     return res
+
+# %% ../nbs/60_transfer.ipynb #511c2d20
+def width_space(lo:int=4, # smallest C1; C2 ranges over 2·[lo, hi] and C3 over 4·[lo, hi]
+                hi:int=12, # largest C1 (at least lo + 3: the spline needs more than 3 values per dimension)
+               ) -> SearchSpace:
+    "TransferNet's stage widths as a search space: Int C1 ∈ [lo, hi], C2 ∈ [2lo, 2hi], C3 ∈ [4lo, 4hi]; ConfigError for lo < 2 or hi < lo + 3."
+    check_range('lo', lo, 2, kind=(int, np.integer)); check_range('hi', hi, lo + 3, kind=(int, np.integer))
+    return SearchSpace([Int('C1', int(lo), int(hi)), Int('C2', 2 * int(lo), 2 * int(hi)), Int('C3', 4 * int(lo), 4 * int(hi))], name='transfer-widths')
+
+class _WidthBuild:
+    "Picklable builder of TransferNet around a fixed spec at a width configuration {'C1', 'C2', 'C3'} (for TrainEvaluator)."
+    def __init__(self, spec, protocol):
+        self.spec, self.protocol = spec, protocol; self.__qualname__ = f"TransferNet(widths, N={protocol.N})"
+    def __call__(self, config, bundle):
+        return TransferNet(self.spec, bundle.input_shape, bundle.num_classes, N=self.protocol.N, widths=[config[k] for k in WIDTHS])
+
+def _width_strategy(space, seed, evaluations):
+    "The SplineSearch of a width search, after checking the space and that the budget reaches past the support design."
+    from nasbook.spline_search import SplineSearch
+    if not isinstance(space, SearchSpace) or space.names != list(WIDTHS):
+        raise ConfigError(f"space must be a SearchSpace over {list(WIDTHS)} (see width_space), got {space!r}")
+    st = SplineSearch(space, seed)
+    n = len(st.design)
+    if isinstance(evaluations, bool) or not isinstance(evaluations, (int, np.integer)) or evaluations < n + 1:
+        raise ConfigError(f"evaluations must be an int >= {n + 1} (the {n} support points, then at least one spline proposal), got {evaluations!r}")
+    return st
+
+def search_widths(spec:dict, # the fixed cells (a transfer spec)
+                  data:DataBundle, # where the widths are searched: a source, or the target itself
+                  protocol:TransferProtocol|None=None, # the training recipe (batch, lr, momentum, weight decay) and N of every training
+                  evaluations:int=12, # trainings in all: the 2d+3 = 9 support points, then spline proposals (at least 10)
+                  epochs:int=1, # training epochs per measurement
+                  space:SearchSpace|None=None, # the box (default `width_space()`); its dimensions must be C1, C2, C3
+                  seed:int=0, # seeds the spline's Halton sequences and every training
+                  journal=None, # a path: the search is journaled there and resumes from it
+                 ) -> dict:
+    """Spline NAS (Algorithm 1 of the spline paper) over TransferNet's stage widths on `data`. Returns {'widths': [C1, C2, C3],
+    'search_top1', 'trials': [[C1, C2, C3, valid top-1, how it was chosen ('design', 'spline', 'spline-fallback', 'explore'; see SplineSearch), predicted or None], ...] in
+    the order measured, 'stopped' (Algorithm 1's rule met before the budget), 'seconds'}. ConfigError for bad arguments, NasbookError
+    when no training succeeded."""
+    check_spec(spec); check_range('epochs', epochs, 1, kind=(int, np.integer))
+    pr, sp, t0 = protocol or TransferProtocol(), space or width_space(), time.perf_counter()
+    st = _width_strategy(sp, seed, evaluations)
+    ev = TrainEvaluator(_WidthBuild(spec, pr), data, epochs=int(epochs), batch_size=pr.batch_size, lr=pr.lr, momentum=pr.momentum,
+                        weight_decay=pr.weight_decay)
+    res = run_search(st, ev, int(evaluations), journal=journal, seed=seed, progress=False)
+    if res.best_config is None: raise NasbookError(f"no width training succeeded on {data.name} ({res.records[-1]['meta'].get('error')})")
+    how = {json.dumps(e['config'], sort_keys=True): (e['source'], e['predicted']) for e in st.trace if e['source'] != 'external'}
+    def kind(c):
+        k = json.dumps(c, sort_keys=True)
+        return how.get(k, ('design' if c in st.design else 'spline', None))    # a resumed search's replayed trials: design or not
+    trials = [[*(int(r['config'][k]) for k in WIDTHS), r['value'], *kind(r['config'])] for r in res.records if r['status'] == 'ok']
+    return {'widths': [int(res.best_config[k]) for k in WIDTHS], 'search_top1': res.best_value, 'trials': trials,
+            'stopped': bool(st.finished), 'seconds': time.perf_counter() - t0}
+
+# %% ../nbs/60_transfer.ipynb #39fbe07d
+WHERE_SPECIAL = ('target', 'fixed')
+
+class WidthEvaluator(TransferEvaluator):
+    "A width-study cell {'where': a source name, 'target' or 'fixed', 'seed'}: spline NAS of the stage widths there, retrained on the target."
+    def __init__(self, spec:dict, # the fixed cells
+                 target:dict, # how to load the target (as for TransferEvaluator)
+                 protocol:TransferProtocol, # the retraining recipe; its C gives the 'fixed' widths (C, 2C, 4C); `params` must be None
+                 evaluations:int=12, # trainings of each search (at least the support design + 1)
+                 epochs:int=1, # epochs of each search training
+                 space:SearchSpace|None=None, # the width box (default width_space())
+                 threads:int|None=1, # torch threads per evaluation
+                 searches:str|Path|None=None, # folder for each cell's search journal (None: searches are not journaled)
+                ):
+        super().__init__(target, protocol, SearchScale(), threads)
+        if protocol.params is not None:
+            raise ConfigError(f"protocol.params={protocol.params} matches parameter counts, which a width search would undo; use params=None")
+        check_range('epochs', epochs, 1, kind=(int, np.integer))
+        self.space = space or width_space()
+        _width_strategy(self.space, 0, evaluations)                     # the space and the budget, checked now rather than per cell
+        self.spec, self.evaluations, self.epochs = check_spec(spec), int(evaluations), int(epochs)
+        self.searches = None if searches is None else str(searches)
+    def describe(self):
+        h = __import__('hashlib').sha1(json.dumps(self.spec, sort_keys=True).encode()).hexdigest()[:16]
+        return {'evaluator': 'widths', 'target': self.target, 'protocol': self.protocol.describe(), 'spec': h,
+                'evaluations': self.evaluations, 'epochs': self.epochs, 'space': self.space.to_dict()}
+    def __call__(self, config, seed):
+        old = torch.get_num_threads()
+        if self.threads: torch.set_num_threads(self.threads)
+        try:
+            k, where, target = int(config['seed']), config['where'], self.load_target()
+            if where == 'fixed':
+                C = self.protocol.C
+                f, data = {'widths': [C, 2 * C, 4 * C], 'search_top1': None, 'trials': [], 'stopped': None, 'seconds': 0.}, target
+            else:
+                data = target if where == 'target' else load_source(where, target, seed=k, root=self.target.get('root'))
+                jr = None if self.searches is None else Path(self.searches) / f"{where}-seed{k}.jsonl"
+                if jr is not None: jr.parent.mkdir(parents=True, exist_ok=True)
+                f = search_widths(self.spec, data, self.protocol, self.evaluations, self.epochs, self.space, seed=k, journal=jr)
+            tgt = retrain(self.spec, target, self.protocol, seed=k, widths=f['widths'])
+            meta = {'widths': f['widths'], 'search_top1': f['search_top1'], 'trials': f['trials'], 'stopped': f['stopped'],
+                    'search_seconds': f['seconds'], 'target_top1': tgt['test_top1'], 'target_valid_top1': tgt['valid_top1'],
+                    'params_target': tgt['params'], 'retrain_seconds': tgt['seconds'], 'source': proxy_report(data)}
+            return Measurement(tgt['test_top1'], f['seconds'] + tgt['seconds'], 'ok', meta)
+        finally: torch.set_num_threads(old)
+
+def run_width_study(out, # folder of the study: journal.jsonl (rerun to resume), searches/ (each cell's search journal), study.json
+                    spec:dict, # the fixed cells whose widths are searched
+                    wheres=('digits', 'target', 'fixed'), # distinct source names, 'target' (search on the target) and/or 'fixed' (no search)
+                    seeds:int=1, # seeds 0..seeds-1 of every where
+                    target:dict|None=None, # the target as in run_study
+                    protocol:TransferProtocol|None=None, # the retraining recipe (params must be None)
+                    evaluations:int=12, # trainings of each search (at least 10 for width_space: 9 support points + 1)
+                    epochs:int=1, # epochs of each search training
+                    space:SearchSpace|None=None, # the width box (default width_space())
+                    executor=None, # LocalExecutor (default), ProcessExecutor or RayExecutor
+                    parallel:int=1, # grid cells evaluated at once
+                    progress:bool=True):
+    "Run (or resume) the width-transfer grid (where × seed) through `run_search` and its journal; returns the `SearchResult`."
+    wheres = list(wheres)
+    if not wheres: raise ConfigError("wheres is empty: give source names, 'target' or 'fixed'")
+    if len(set(wheres)) != len(wheres): raise ConfigError(f"wheres repeats a name: {wheres}")
+    for w in wheres:
+        if w not in WHERE_SPECIAL: parse_source(w)
+    check_range('seeds', seeds, 1, kind=(int, np.integer))
+    cells = [{'where': w, 'seed': k} for k in range(int(seeds)) for w in wheres]
+    target = {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
+    out = Path(out)
+    ev = WidthEvaluator(spec, target, protocol or TransferProtocol(), evaluations, epochs, space, searches=out/'searches')
+    out.mkdir(parents=True, exist_ok=True)
+    res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
+                     batch_size=parallel, progress=progress)
+    atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
+                                               **ev.describe()}, indent=1))
+    return res
+
+def width_report(records:list, # journal records of a width study
+                 design_only:bool=True, # τ over the support points only (True) or over every width vector both searches measured
+                ) -> dict:
+    """A width study's tables: 'cells' (one row per grid cell: where, seed, widths, parameters, search and target top-1, seconds),
+    'summary' (per where: mean and sd of target top-1, mean parameters and search seconds) and 'taus' (per source and seed: Kendall τ
+    and its p-value between the source's and the target's search accuracies on the width vectors both measured — a vector measured
+    twice counts with its mean; τ is NaN when one side is constant; None without a 'target' cell or with fewer than 5 shared vectors)."""
+    import pandas as pd
+    ok = [r for r in records if r.get('status') == 'ok' and 'widths' in r.get('meta', {})]
+    if not ok: raise NasbookError("no finished width-study cell in these records")
+    df = pd.DataFrame([{'where': r['config']['where'], 'seed': r['config']['seed'], **dict(zip(WIDTHS, r['meta']['widths'])),
+                        'params_target': r['meta']['params_target'], 'search_top1': r['meta']['search_top1'],
+                        'target_top1': r['meta']['target_top1'], 'search_seconds': r['meta']['search_seconds']} for r in ok])
+    summary = df.groupby('where').agg(target_top1=('target_top1', 'mean'), sd=('target_top1', 'std'), n=('seed', 'size'),
+                                      params=('params_target', 'mean'), search_seconds=('search_seconds', 'mean'))
+    def measured(trials):
+        acc = {}
+        for t in trials:
+            if not design_only or (len(t) > 4 and t[4] == 'design'): acc.setdefault(tuple(t[:3]), []).append(t[3])
+        return {c: float(np.mean(v)) for c, v in acc.items()}
+    trials = {(r['config']['where'], r['config']['seed']): measured(r['meta']['trials']) for r in ok}
+    rows = []
+    for (w, k), tr in sorted(trials.items()):
+        if w in WHERE_SPECIAL or ('target', k) not in trials: continue
+        common = sorted(set(tr) & set(trials[('target', k)]))
+        if len(common) < 5: continue
+        a, b = [tr[c] for c in common], [trials[('target', k)][c] for c in common]
+        ra = rank_agreement(a, b) if len(set(a)) > 1 and len(set(b)) > 1 else {'tau': math.nan, 'tau_p': math.nan}
+        rows.append({'source': w, 'seed': k, 'widths': len(common), 'tau': ra['tau'], 'tau_p': ra['tau_p']})
+    return {'cells': df, 'summary': summary.sort_values('target_top1', ascending=False), 'taus': pd.DataFrame(rows) if rows else None}
 
 # %% ../nbs/60_transfer.ipynb #0b8b2662
 def plot_transfer(df, ax=None, title:str|None=None):

@@ -147,3 +147,58 @@ def test_cli_transfer_process_executor_and_report(tmp_path, nasbook_cmd):
     assert rep.returncode == 0 and rep.stdout.split('journal:')[0] == r.stdout.split('journal:')[0]
     bad = subprocess.run([nasbook_cmd, 'transfer', '--methods', 'random,darts', '--out', str(out)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "method='darts' is not allowed" in bad.stderr
+
+def test_width_transfer_search_and_bad_input(digits, tmp_path):
+    "Spline NAS over TransferNet's stage widths: the support design first, then a spline proposal; the widths found rebuild the network;"
+    " a width-study journal of one budget does not resume another; every wrong argument is named."
+    from nasbook.core import JournalError
+    from nasbook.transfer import width_space, search_widths, run_width_study, width_report, retrain, WIDTHS
+    cell = {'order': ['a'], 'edges': {'in1->a': ['sep_conv_3x3'], 'in0->a': ['skip_connect']}, 'out': ['a']}
+    spec = {'normal': cell, 'reduce': cell}
+    small = subsample(digits, train=200, test=100)
+    sp = width_space(2, 5)
+    assert sp.names == list(WIDTHS) and [(d.low, d.high) for d in sp.dims] == [(2, 5), (4, 10), (8, 20)]
+    sw = search_widths(spec, small, TransferProtocol(epochs=1), evaluations=10, space=sp, seed=1, journal=tmp_path / 's.jsonl')
+    lo, hi = [2, 4, 8], [5, 10, 20]
+    assert [t[:3] for t in sw['trials'][:2]] == [hi, lo] and len(sw['trials']) == 10
+    assert [t[4] for t in sw['trials'][:9]] == ['design'] * 9 and sw['trials'][9][4].startswith('spline') and sw['trials'][9][5] is not None
+    again = search_widths(spec, small, TransferProtocol(epochs=1), evaluations=10, space=sp, seed=1, journal=tmp_path / 's.jsonl')
+    assert [t[:5] for t in again['trials']] == [t[:5] for t in sw['trials']] and again['widths'] == sw['widths']   # resumed, labelled alike
+    r = retrain(spec, small, TransferProtocol(epochs=1), seed=0, widths=sw['widths'])
+    assert r['widths'] == sw['widths'] and r['params'] == sum(p.numel() for p in TransferNet(spec, (1, 8, 8), 10, widths=sw['widths']).parameters())
+    assert retrain(spec, small, TransferProtocol(C=3, epochs=1), seed=0)['widths'] == [3, 6, 12]
+    kw = dict(wheres=['fixed'], seeds=1, target={'dataset': 'digits', 'train': 200, 'test': 100}, protocol=TransferProtocol(C=3, epochs=1),
+              evaluations=10, space=sp, progress=False)
+    res = run_width_study(tmp_path / 'w', spec, **kw)
+    assert res.records[0]['meta']['widths'] == [3, 6, 12] and width_report(res.records)['taus'] is None   # no 'target' cell: no τ
+    with pytest.raises(JournalError):                                    # another evaluation budget is another study
+        run_width_study(tmp_path / 'w', spec, **{**kw, 'evaluations': 11})
+    for call, msg in [(lambda: width_space(1, 6), 'lo'), (lambda: width_space(4, 5), 'hi'),
+                      (lambda: TransferNet(spec, widths=[4, 8, 16, 32]), 'widths must be the 3 stage widths'),
+                      (lambda: TransferNet(spec, widths=(4, 8, 1.5)), 'widths C3'),
+                      (lambda: search_widths(spec, small, evaluations=9), r'evaluations must be an int >= 10'),
+                      (lambda: search_widths(spec, small, epochs=0), 'epochs'),
+                      (lambda: search_widths({'normal': cell}, small), "'normal' and 'reduce'"),
+                      (lambda: run_width_study(tmp_path, spec, wheres=['fmnist-frac150']), 'fraction 150 %'),
+                      (lambda: run_width_study(tmp_path, spec, wheres=['target', 'target']), 'wheres repeats'),
+                      (lambda: run_width_study(tmp_path, spec, seeds=0), 'seeds'),
+                      (lambda: run_width_study(tmp_path, spec, epochs=0), 'epochs'),
+                      (lambda: run_width_study(tmp_path, spec, evaluations=5), 'evaluations must be an int >= 10'),
+                      (lambda: run_width_study(tmp_path, spec, protocol=TransferProtocol(params=4000)), 'protocol.params=4000')]:
+        with pytest.raises(ConfigError, match=msg): call()
+
+def test_width_report_pairs_width_vectors():
+    "τ pairs a source's and the target's accuracies by width vector (any order, repeats averaged), over the support points by default."
+    from nasbook.transfer import width_report
+    pts = [[4, 8, 16], [8, 16, 32], [12, 24, 48], [4, 16, 48], [12, 8, 16], [8, 8, 48]]
+    rec = lambda where, trials: {'status': 'ok', 'config': {'where': where, 'seed': 0},
+                                 'meta': {'widths': [8, 16, 32], 'params_target': 1000, 'search_top1': 0.5, 'target_top1': 0.5,
+                                          'search_seconds': 1., 'trials': trials}}
+    src = [[*c, a, 'design', None] for c, a in zip(pts, [.1, .2, .3, .4, .5, .6])]
+    tgt = [[*c, a, 'design', None] for c, a in reversed(list(zip(pts, [.1, .2, .3, .4, .5, .6])))]     # same order of accuracy, other order of trials
+    tgt += [[*pts[0], .05, 'design', None], [9, 9, 9, .99, 'spline', .9]]                           # a repeat (mean .075, still lowest) and a proposal
+    t = width_report([rec('digits', src), rec('target', tgt)])['taus']
+    assert t.loc[0, 'widths'] == 6 and t.loc[0, 'tau'] == pytest.approx(1.)
+    rev = [[*c, 1 - a, 'design', None] for c, a in zip(pts, [.1, .2, .3, .4, .5, .6])]
+    assert width_report([rec('digits', rev), rec('target', tgt)])['taus'].loc[0, 'tau'] == pytest.approx(-1.)
+    assert width_report([rec('digits', src[:4]), rec('target', tgt)])['taus'] is None                 # fewer than 5 shared vectors
