@@ -636,6 +636,9 @@ def cmd_transfer(args):
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     if (args.out is None) == (args.report is None): raise ConfigError("give --out DIR (run or resume a study) or --report DIR (redraw one), not both")
     out = Path(args.report or args.out)
+    study = out / 'study.json'
+    if args.widths or (args.report is not None and study.exists() and json.loads(study.read_text()).get('evaluator') == 'widths'):
+        return _transfer_widths(args, out)
     if args.report is None:
         study_grid(args.methods, args.sources, args.seeds)     # check the names before loading anything
         target = {'dataset': args.target, 'train': args.target_train, 'test': args.target_test, 'root': args.root}
@@ -651,6 +654,45 @@ def cmd_transfer(args):
     print(f"journal: {j}  report: {out/'report.txt'}  figure: {out/'transfer.png'}")
     return rep
 
+def _width_cell(name):
+    "The fixed cells of a width study: 'nasnet-a', or a JSON file holding a transfer spec (or a journal record's meta with one)."
+    from nasbook.transfer import from_nasnet, check_spec
+    from nasbook.core import read_json
+    if name == 'nasnet-a':
+        from nasbook.nasnet import NASNET_A
+        return from_nasnet(NASNET_A)
+    p = Path(name)
+    if not p.is_file(): raise ConfigError(f"--cell {name}: not 'nasnet-a' and no such file; give a JSON file holding a transfer spec")
+    d = read_json(p)
+    return check_spec(d.get('spec', d) if isinstance(d, dict) else d)
+
+def _transfer_widths(args, out):
+    "`nasbook transfer --widths`: spline NAS as a width transfer (run or resume the where × seed grid), then its report and figure."
+    from nasbook.transfer import run_width_study, width_report, format_width_report, plot_widths, width_space, TransferProtocol
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    if args.report is None:
+        lo, hi = args.width_range
+        wheres = list(dict.fromkeys(args.sources + ['target', 'fixed']))
+        target = {'dataset': args.target, 'train': args.target_train, 'test': args.target_test, 'root': args.root}
+        pr = TransferProtocol(C=args.channels, N=args.cells_n, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr)
+        spec, space = _width_cell(args.cell), width_space(lo, hi)
+        with get_executor(args.executor, args.workers, args.address, args.cpus_per_eval, args.gpus_per_eval) as ex:
+            run_width_study(out, spec, wheres, args.seeds, target, pr, args.evaluations or 12, args.search_epochs, space, ex, args.parallel, not args.quiet)
+    j = out / 'journal.jsonl'
+    if not j.exists(): raise ConfigError(f"--report {out}: no journal.jsonl there; run a study with --out {out} first")
+    rep = width_report(Journal(j).records)
+    text = format_width_report(rep); print(text)
+    atomic_write(out / 'report.txt', text + '\n')
+    axs = plot_widths(rep['cells']); axs[0].figure.savefig(out / 'widths.png', dpi=100); plt.close(axs[0].figure)
+    print(f"journal: {j}  report: {out/'report.txt'}  figure: {out/'widths.png'}")
+    return rep
+
+def _width_range(s):
+    try: lo, hi = (int(x) for x in s.split(','))
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r}: give LO,HI, two ints (C1 from LO to HI; C2 and C3 over 2× and 4× that)") from None
+    if lo < 2 or hi < lo + 3: raise argparse.ArgumentTypeError(f"{s!r}: need LO >= 2 and HI >= LO + 3")
+    return lo, hi
+
 def _add_transfer(sub):
     p = sub.add_parser('transfer', help='NASTransfer: search cells on sources, transfer them to a target, compare method rankings (Panda et al.)')
     p.add_argument('--methods', type=_str_list, default=['random', 'nasnet', 'nasib', 'bonsai', 'spider'], help='comma list of random,nasnet,nasib,bonsai,spider')
@@ -662,7 +704,7 @@ def _add_transfer(sub):
     p.add_argument('--root', default=None, help='data folder (default: $NASBOOK_DATA or ~/.cache/nasbook/data)')
     p.add_argument('--seeds', type=_positive(int), default=3, help='seeds per method and source')
     p.add_argument('--budget', type=_positive(float), default=60., help='search wall time per grid cell, seconds')
-    p.add_argument('--evaluations', type=_positive(int), default=None, help='reproducible budget instead: evaluations (random, nasnet) or search epochs (nasib) per grid cell')
+    p.add_argument('--evaluations', type=_positive(int), default=None, help='reproducible budget instead: evaluations (random, nasnet) or search epochs (nasib) per grid cell; with --widths: measurements per width search (default 12)')
     p.add_argument('--epochs', type=_positive(int), default=3, help='epochs of the fixed retraining protocol')
     p.add_argument('--channels', type=_positive(int), default=8, help='C of the target macro network')
     p.add_argument('--cells-n', type=_positive(int), default=1, help='N: normal cells per stage of the macro network')
@@ -675,6 +717,11 @@ def _add_transfer(sub):
     p.add_argument('--address', default=None, help="ray: an existing cluster, 'auto' or HOST:PORT")
     p.add_argument('--cpus-per-eval', type=_positive(float), default=1., help='ray: CPUs reserved for each grid cell')
     p.add_argument('--gpus-per-eval', type=_nonneg_float, default=0., help='ray: GPUs reserved for each grid cell')
+    p.add_argument('--widths', action='store_true', help="spline NAS as a width transfer instead of the method grid: TransferNet's stage "
+                   "widths of one fixed cell (--cell) searched on each source, on the target itself and not at all ('fixed'); --methods is not used")
+    p.add_argument('--cell', default='nasnet-a', help="--widths: the fixed cells, 'nasnet-a' or a JSON file with a transfer spec (e.g. a study's journal meta)")
+    p.add_argument('--width-range', type=_width_range, default=(4, 12), help='--widths: LO,HI of C1 (C2 and C3 range over 2× and 4× that)')
+    p.add_argument('--search-epochs', type=_positive(int), default=2, help='--widths: training epochs of each width measurement')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=cmd_transfer)
 

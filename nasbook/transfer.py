@@ -29,7 +29,8 @@ __all__ = ['PROXIES', 'DATASET_SOURCES', 'INPUTS', 'WIDTHS', 'METHODS', 'ADAPTER
            'TimeBudget', 'SearchScale', 'search_cell', 'GridStrategy', 'TransferEvaluator', 'RetrainEvaluator',
            'study_grid', 'run_study', 'study_frame', 'rank_agreement', 'rank_table', 'bootstrap_tau',
            'source_target_taus', 'proxy_agreement', 'random_place', 'study_report', 'format_report', 'retrain_study',
-           'width_space', 'search_widths', 'WidthEvaluator', 'run_width_study', 'width_report', 'plot_transfer']
+           'width_space', 'search_widths', 'WidthEvaluator', 'run_width_study', 'width_report', 'format_width_report',
+           'plot_widths', 'plot_transfer']
 
 # %% ../nbs/60_transfer.ipynb #aa5c5d7c
 PROXIES = ('classes', 'fraction', 'longtail', 'resolution', 'dataset')
@@ -814,6 +815,36 @@ def width_report(records:list, # journal records of a width study
         ra = rank_agreement(a, b) if len(set(a)) > 1 and len(set(b)) > 1 else {'tau': math.nan, 'tau_p': math.nan}
         rows.append({'source': w, 'seed': k, 'widths': len(common), 'tau': ra['tau'], 'tau_p': ra['tau_p']})
     return {'cells': df, 'summary': summary.sort_values('target_top1', ascending=False), 'taus': pd.DataFrame(rows) if rows else None}
+
+# %% ../nbs/60_transfer.ipynb #d3f3d7ae
+def format_width_report(rep:dict, # what width_report returns
+                       ) -> str:
+    "The width study's tables as text: per where, target top-1 (mean, sd, n), parameters and search seconds; the widths found; τ per source and seed."
+    c = rep['cells']
+    found = c.assign(widths=[f"{a}/{b}/{d}" for a, b, d in zip(c.C1, c.C2, c.C3)]).sort_values('seed').groupby('where').widths.agg(', '.join)
+    out = ['width transfer: stage widths searched where, retrained on the target (means over seeds)', rep['summary'].round(4).to_string(),
+           '', 'widths found (C1/C2/C3), seed by seed:', found.to_string()]
+    if rep['taus'] is not None:
+        out += ['', "Kendall τ between a source's and the target's accuracies on the support points both searches measured:",
+                rep['taus'].round(3).to_string(index=False)]
+    return '\n'.join(out)
+
+def plot_widths(cells, # width_report(...)['cells']
+                axes=None, # two matplotlib axes (default: a new 11×4 figure)
+               ):
+    "Target top-1 by where the widths were searched (dots: seeds, bar: mean) and against the parameters of the retrained network; returns the axes."
+    import matplotlib.pyplot as plt
+    if axes is None: _, axes = plt.subplots(1, 2, figsize=(11, 4))
+    order = list(cells.groupby('where').target_top1.mean().sort_values(ascending=False).index)
+    for i, w in enumerate(order):
+        v = cells[cells['where'] == w]
+        axes[0].scatter([i] * len(v), v.target_top1, color=f"C{i}", alpha=.7); axes[0].hlines(v.target_top1.mean(), i - .3, i + .3, color=f"C{i}")
+        axes[1].scatter(v.params_target, v.target_top1, color=f"C{i}", label=w, alpha=.7)
+    axes[0].set_xticks(range(len(order)), order); axes[0].set_ylabel('target top-1 (test)')
+    axes[0].set_title('widths searched where (dots: seeds, bar: mean)')
+    axes[1].set_xscale('log'); axes[1].set_xlabel('parameters of the retrained network'); axes[1].set_title('the same cells against their size')
+    axes[1].legend(); axes[0].figure.tight_layout()
+    return axes
 
 # %% ../nbs/60_transfer.ipynb #0b8b2662
 def plot_transfer(df, ax=None, title:str|None=None):

@@ -202,3 +202,26 @@ def test_width_report_pairs_width_vectors():
     rev = [[*c, 1 - a, 'design', None] for c, a in zip(pts, [.1, .2, .3, .4, .5, .6])]
     assert width_report([rec('digits', rev), rec('target', tgt)])['taus'].loc[0, 'tau'] == pytest.approx(-1.)
     assert width_report([rec('digits', src[:4]), rec('target', tgt)])['taus'] is None                 # fewer than 5 shared vectors
+
+def test_cli_transfer_widths_and_report(tmp_path, nasbook_cmd):
+    "`nasbook transfer --widths`: the width study from the command line (a cell from a JSON file), resumed, redrawn, and its bad input."
+    cell = {'order': ['a'], 'edges': {'in1->a': ['sep_conv_3x3'], 'in0->a': ['skip_connect']}, 'out': ['a']}
+    (tmp_path/'cell.json').write_text(json.dumps({'spec': {'normal': cell, 'reduce': cell}}))
+    out = tmp_path/'w'
+    args = [nasbook_cmd, 'transfer', '--widths', '--cell', str(tmp_path/'cell.json'), '--sources', 'digits', '--target', 'digits',
+            '--target-train', '200', '--target-test', '100', '--seeds', '1', '--evaluations', '10', '--search-epochs', '1',
+            '--channels', '3', '--epochs', '1', '--width-range', '2,5', '--quiet', '--out', str(out)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    recs = _records(out/'journal.jsonl')
+    assert sorted(x['config']['where'] for x in recs) == ['digits', 'fixed', 'target'] and (out/'widths.png').stat().st_size > 5000
+    assert [x['meta']['widths'] for x in recs if x['config']['where'] == 'fixed'] == [[3, 6, 12]]
+    assert 'widths found (C1/C2/C3)' in r.stdout and len(_records(out/'searches'/'digits-seed0.jsonl')) == 10
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)     # resumed: nothing trained, the same report
+    assert again.returncode == 0 and again.stdout == r.stdout and len(_records(out/'journal.jsonl')) == 3
+    rep = subprocess.run([nasbook_cmd, 'transfer', '--report', str(out)], capture_output=True, text=True, timeout=300)
+    assert rep.returncode == 0 and rep.stdout == r.stdout
+    for extra, msg in [(['--cell', str(tmp_path/'nope.json')], 'no such file'), (['--width-range', '4,5'], 'HI >= LO + 3'),
+                       (['--evaluations', '5'], 'evaluations must be an int >= 10')]:
+        bad = subprocess.run(args[:-1] + [str(tmp_path/'bad')] + extra, capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and msg in bad.stderr, (extra, bad.stderr[-300:])
