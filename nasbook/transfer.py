@@ -406,28 +406,33 @@ class SearchScale:
 
 def search_cell(method:str, # one of METHODS
                 source:DataBundle, # where the search runs
-                seed:int=0, scale:SearchScale|None=None,
+                seed:int=0, # seeds the search (and its trainings)
+                scale:SearchScale|None=None, # the search's size (default SearchScale())
                 protocol:TransferProtocol|None=None, # builds the cells random/nasnet evaluate
+                out_dir=None, # folder for the search's own journal or checkpoints: a killed search resumes from it (None: in memory)
                ) -> dict:
     "Run `method` on `source`; return {'genotype', 'spec', 'search_top1', 'seconds', 'evaluations'}."
     check_in('method', method, METHODS)
     sc, pr, t0 = scale or SearchScale(), protocol or TransferProtocol(), time.perf_counter()
+    sub = lambda name: None if out_dir is None else str(Path(out_dir) / name)
+    if out_dir is not None: Path(out_dir).mkdir(parents=True, exist_ok=True)
     if method in ('random', 'nasnet'):
         from nasbook.rl import RLSearch
         space = NASNetSpace(B=sc.blocks)
         strat = RandomSearch(space, seed) if method == 'random' else RLSearch(space, seed, method='ppo', batch=sc.rl_batch, controller='nasnet', lr=3.5e-4)
         ev = TrainEvaluator(_Build(pr), source, epochs=sc.search_epochs, batch_size=pr.batch_size, lr=pr.lr)
         n_eval = sc.evaluations
-        res = run_search(strat if n_eval else TimeBudget(strat, sc.seconds), ev, n_eval or 10_000, seed=seed, progress=False)
+        res = run_search(strat if n_eval else TimeBudget(strat, sc.seconds), ev, n_eval or 10_000, journal=sub('search.jsonl'), seed=seed,
+                         progress=False)
         g, acc, n = res.best_config, res.best_value, len(res.records)
         if g is None: raise NasbookError(f"{method}: no evaluation on the source succeeded ({res.records[-1]['meta'].get('error')})")
     elif method == 'nasib':
         from nasbook.nasib import NasibConfig, nasib_search
         cfg = NasibConfig(m=sc.nasib_m, layers=sc.nasib_layers, C=sc.scale, train_epochs=1, batch_size=pr.batch_size, seed=seed)
-        try: r = nasib_search(source, sc.evaluations or f"{sc.seconds}s", cfg=cfg, progress=False)
+        try: r = nasib_search(source, sc.evaluations or f"{sc.seconds}s", cfg=cfg, out_dir=sub('nasib'), progress=False)
         except ConfigError as e:                 # the budget buys no epoch on this (loaded) machine: search one epoch
             if 'smaller than one epoch' not in str(e): raise
-            r = nasib_search(source, 1, cfg=cfg, progress=False)
+            r = nasib_search(source, 1, cfg=cfg, out_dir=sub('nasib-1'), progress=False)
         g, acc, n = r.genotype, r.valid_top1, r['search_epochs']
     elif method == 'bonsai':
         from nasbook.bonsai import BonsaiConfig, BonsaiMethod
@@ -436,13 +441,13 @@ def search_cell(method:str, # one of METHODS
         m = BonsaiMethod(cfg)                    # reads cfg.dataset; the study's source replaces it below
         m.dls = source.loaders(cfg.batch_size, seed=seed)
         m.mcfg.update(in_shape=list(source.input_shape), n_classes=source.num_classes)
-        r = OneShotSearch(m, None, progress=False).run()
+        r = OneShotSearch(m, sub('bonsai'), progress=False).run()
         g, acc, n, w = r.genotype, r.valid_top1, r.epoch, pruner_weights(r.model)
     else:
         from nasbook.spider import spider_model, spider_search
         model = spider_model(source.input_shape, source.num_classes, scale=sc.scale)
         r = spider_search(model, source, cycles=sc.spider_cycles, epochs_per_cycle=1, mutations_per_cycle=3, train_epochs=1,
-                          batch_size=pr.batch_size, seed=seed, progress=False)
+                          batch_size=pr.batch_size, seed=seed, out_dir=sub('spider'), progress=False)
         g, acc, n, w = r.genotype, r.valid_top1, r.epoch, pruner_weights(r.model)
     spec = ADAPTERS[method](g) if method not in ('bonsai', 'spider') else ADAPTERS[method](g, weights=w, ops_per_edge=sc.ops_per_edge)
     return {'genotype': g, 'spec': check_spec(spec), 'search_top1': acc, 'seconds': time.perf_counter() - t0, 'evaluations': n}
@@ -471,8 +476,13 @@ class GridStrategy:
 class TransferEvaluator:
     "One grid cell {'method', 'source', 'seed'}: search on the source, translate, retrain with the protocol on source and target."
     def __init__(self, target:dict, # how to load the target: {'dataset', 'train', 'test', 'root'}
-                 protocol:TransferProtocol, scale:SearchScale, threads:int|None=1):
+                 protocol:TransferProtocol, # the one retraining recipe
+                 scale:SearchScale, # the searches' size
+                 threads:int|None=1, # torch threads per grid cell
+                 searches=None, # folder for each cell's search journal or checkpoints (a kill inside a search resumes it); None: none
+                ):
         self.target, self.protocol, self.scale, self.threads = dict(target), protocol, scale, threads
+        self.searches = None if searches is None else str(searches)
         self._cache = {}
     def __getstate__(self): return {**self.__dict__, '_cache': {}}
     def load_target(self) -> DataBundle:
@@ -489,7 +499,8 @@ class TransferEvaluator:
         try:
             k = int(config['seed']); target = self.load_target()
             source = load_source(config['source'], target, seed=k, root=self.target.get('root'))
-            f = search_cell(config['method'], source, seed=k, scale=self.scale, protocol=self.protocol)
+            d = None if self.searches is None else Path(self.searches) / f"{config['method']}-{config['source']}-seed{k}"
+            f = search_cell(config['method'], source, seed=k, scale=self.scale, protocol=self.protocol, out_dir=d)
             src, tgt = retrain(f['spec'], source, self.protocol, seed=k), retrain(f['spec'], target, self.protocol, seed=k)
             meta = {'source_top1': src['test_top1'], 'target_top1': tgt['test_top1'], 'source_valid_top1': src['valid_top1'],
                     'target_valid_top1': tgt['valid_top1'], 'search_top1': f['search_top1'], 'search_seconds': f['seconds'],
@@ -529,7 +540,7 @@ def study_grid(methods, sources, seeds:int) -> list:
     check_range('seeds', seeds, 1, kind=int)
     return [{'method': m, 'source': s, 'seed': k} for k in range(seeds) for s in sources for m in methods]
 
-def run_study(out, # folder of the study: journal.jsonl (rerun to resume), study.json
+def run_study(out, # folder of the study: journal.jsonl (rerun to resume), searches/ (each cell's search journal or checkpoints), study.json
               methods=METHODS, sources=('digits', 'fmnist-classes5', 'fmnist-frac50'), seeds:int=1,
               target:dict|None=None, # {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, 'root': None}
               protocol:TransferProtocol|None=None, scale:SearchScale|None=None,
@@ -539,7 +550,7 @@ def run_study(out, # folder of the study: journal.jsonl (rerun to resume), study
     "Run (or resume) a transfer study through `run_search` and its journal; return the `SearchResult` (one record per grid cell)."
     cells = study_grid(methods, sources, seeds)
     target = {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
-    ev = TransferEvaluator(target, protocol or TransferProtocol(), scale or SearchScale())
+    ev = TransferEvaluator(target, protocol or TransferProtocol(), scale or SearchScale(), searches=Path(out)/'searches')
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
                      batch_size=parallel, progress=progress)

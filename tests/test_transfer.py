@@ -225,3 +225,17 @@ def test_cli_transfer_widths_and_report(tmp_path, nasbook_cmd):
                        (['--evaluations', '5'], 'evaluations must be an int >= 10')]:
         bad = subprocess.run(args[:-1] + [str(tmp_path/'bad')] + extra, capture_output=True, text=True, timeout=300)
         assert bad.returncode == 2 and msg in bad.stderr, (extra, bad.stderr[-300:])
+
+def test_cell_search_resumes_from_its_own_folder(digits, tmp_path):
+    "Inside a grid cell the search keeps a journal (black-box) or checkpoints (one-shot): run again on the same folder, it evaluates nothing new."
+    small = subsample(digits, train=200, test=100)
+    sc, pr = SearchScale(evaluations=3, blocks=2, scale=4, bonsai_epochs=2, nasib_layers=3), TransferProtocol(C=3, epochs=1)
+    a = search_cell('random', small, seed=0, scale=sc, protocol=pr, out_dir=tmp_path/'r')
+    recs = Journal(tmp_path/'r'/'search.jsonl').records
+    assert len(recs) == 3 and a['evaluations'] == 3
+    b = search_cell('random', small, seed=0, scale=sc, protocol=pr, out_dir=tmp_path/'r')
+    assert b['spec'] == a['spec'] and Journal(tmp_path/'r'/'search.jsonl').records == recs     # read back, not retrained
+    c = search_cell('bonsai', small, seed=0, scale=sc, protocol=pr, out_dir=tmp_path/'b')
+    ck = tmp_path/'b'/'bonsai'/'checkpoint.pt'; t = ck.stat().st_mtime_ns
+    d = search_cell('bonsai', small, seed=0, scale=sc, protocol=pr, out_dir=tmp_path/'b')
+    assert d['spec'] == c['spec'] and d['evaluations'] == c['evaluations'] == 2 and ck.stat().st_mtime_ns == t   # no epoch trained again
