@@ -13,7 +13,7 @@ import torch
 
 from .core import ConfigError, check_in, check_range
 from .pruners import gate, saw
-from .memory import model_memory, _measurable
+from .memory import model_memory, measurable_device
 from .execute import sandboxed
 
 # %% auto #0
@@ -207,7 +207,7 @@ def fits_budget(build_fn:Callable, # picklable zero-argument function returning 
     check_range('budget_bytes', budget_bytes, 1); check_range('batch_size', batch_size, 1, kind=int)
     if n_classes is not None: check_range('n_classes', n_classes, 2, kind=int)
     if len(tuple(input_shape)) != 3: raise ConfigError(f"input_shape={input_shape!r} must be (C, H, W)")
-    dev = _measurable(device)
+    dev = measurable_device(device)
     from nasbook import compression
     r = sandboxed(compression._fits_worker, build_fn, budget_bytes, tuple(input_shape), batch_size, n_classes, steps, str(dev), seed, timeout=timeout)
     if not r.ok: return Fit(False, None, r.reason)

@@ -22,14 +22,16 @@ from .pruners import Pruner
 from .cells import CellSupernet, MixedOp, Node, edge_ends
 
 # %% auto #0
-__all__ = ['MEASURED_DEVICES', 'HOWS', 'SIZINGS', 'MEMORY_MODELS', 'MemoryTrace', 'op_size', 'SizeCache', 'default_loss',
-           'model_memory', 'OpBag', 'context_op_size', 'context_node_size', 'running_ops', 'MemoryModel',
-           'EstimatedMemory', 'edge_bytes', 'model_bytes', 'fits_memory', 'MeasuredMemory', 'get_memory']
+__all__ = ['MEASURED_DEVICES', 'HOWS', 'SIZINGS', 'MEMORY_MODELS', 'measurable_device', 'MemoryTrace', 'op_size', 'SizeCache',
+           'default_loss', 'model_memory', 'OpBag', 'context_op_size', 'context_node_size', 'running_ops',
+           'MemoryModel', 'EstimatedMemory', 'edge_bytes', 'model_bytes', 'fits_memory', 'MeasuredMemory', 'get_memory']
 
 # %% ../nbs/22_memory.ipynb #fec70952
 MEASURED_DEVICES = ('cpu', 'cuda')
 
-def _measurable(device) -> torch.device:
+def measurable_device(device, # None (CUDA when present, else CPU), a name such as 'cpu', or a torch.device
+                      ) -> torch.device:
+    "The torch.device memory is measured on; ConfigError for a device type other than CPU or CUDA (MEASURED_DEVICES)."
     dev = get_device(device) if not isinstance(device, torch.device) else device
     if dev.type not in MEASURED_DEVICES:
         raise ConfigError(f"device={str(dev)!r} cannot be measured; memory measurement supports {', '.join(MEASURED_DEVICES)}")
@@ -48,7 +50,7 @@ class MemoryTrace:
     "Peak bytes allocated above the memory at entry on one device, plus readings at `mark()`s."
     def __init__(self, device=None, # 'cpu', 'cuda', a torch.device or None for the default device
                 ):
-        self.device = _measurable(device)
+        self.device = measurable_device(device)
         self.peak, self.marks, self._prof, self._cuda_marks = None, [], None, []
 
     def __enter__(self):
@@ -116,7 +118,7 @@ def op_size(op_name:str, # an operation name known to nasbook.ops.get_op
     passes = reps if passes is None else check_range('passes', passes, 1, kind=int)
     check_in('how', how, HOWS)
     H, W = _hw(input_hw)
-    dev = _measurable(device)
+    dev = measurable_device(device)
     get_op(op_name, C_in, C_out, stride)                       # fail early on bad op arguments
     x = torch.randn(batch_size, C_in, H, W, device=dev, requires_grad=input_grad)
     sizes = []
@@ -151,7 +153,7 @@ class SizeCache(MutableMapping):
                  reps:int=5, # Algorithm 1 repetitions for new measurements
                  kind:str='algorithm1', # 'algorithm1': op_size (the thesis' listing); 'context': context_op_size and context_node_size
                 ):
-        self.device, self.reps = _measurable(device), check_range('reps', reps, 1, kind=int)
+        self.device, self.reps = measurable_device(device), check_range('reps', reps, 1, kind=int)
         self.kind = check_in('kind', kind, SIZINGS)
         self.path, self._d = (Path(path) if path is not None else None), {}
         if self.path is not None and self.path.exists():
@@ -239,7 +241,7 @@ def model_memory(model, # an nn.Module, or a zero-argument function building one
     check_range('steps', steps, 1, kind=int)
     if not torch.is_tensor(x): raise ConfigError(f"x must be a tensor (one input batch), got {type(x).__name__}")
     loss_fn = default_loss if loss_fn is None else loss_fn
-    dev = _measurable(x.device)
+    dev = measurable_device(x.device)
     built = not isinstance(model, nn.Module)
     if built and not callable(model): raise ConfigError(f"model must be an nn.Module or a function building one, got {type(model).__name__}")
     resident = 0
@@ -319,7 +321,7 @@ def context_op_size(op_name:str, # an operation name known to nasbook.ops.get_op
     "Bytes an op with its pruner adds inside a node (end of forward, with minus without it); sums over ops add up to a network."
     check_range('batch_size', batch_size, 1, kind=int)
     if C_in != C_out: raise ConfigError(f"C_out={C_out} must equal C_in={C_in}: sizes in context are for a cell's edges, which keep their channels")
-    H, W = _hw(input_hw); dev = _measurable(device)
+    H, W = _hw(input_hw); dev = measurable_device(device)
     get_op(op_name, C_in, C_out, stride)                       # fail early on bad op arguments
     x = torch.randn(batch_size, C_in, H, W, device=dev)
     return float(_forward_bytes(partial(_InNode, op_name, C_in, stride, True), x)
@@ -332,7 +334,7 @@ def context_node_size(C:int, # channels of the node
                      ) -> float:
     "Bytes a node that receives something keeps: its batch norm, the sum it saves and its output."
     check_range('C', C, 1, kind=int); check_range('batch_size', batch_size, 1, kind=int)
-    H, W = _hw(hw); dev = _measurable(device)
+    H, W = _hw(hw); dev = measurable_device(device)
     return float(_forward_bytes(partial(_NodeOnly, C), torch.randn(batch_size, C, H, W, device=dev)))
 
 # %% ../nbs/22_memory.ipynb #9421c746
