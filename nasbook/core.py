@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ffce7735
 from __future__ import annotations
-import dataclasses, hashlib, json, math, os, random, time, datetime as _dt
+import contextlib, dataclasses, hashlib, json, math, os, random, time, datetime as _dt
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -14,7 +14,7 @@ import torch
 # %% auto #0
 __all__ = ['STATUSES', 'NasbookError', 'ConfigError', 'DataError', 'JournalError', 'check_in', 'check_range', 'set_seed',
            'derive_seed', 'get_device', 'crash_point', 'atomic_write', 'atomic_torch_save', 'read_json', 'torch_load',
-           'Config', 'validate_record', 'settings_diff', 'check_settings', 'Journal']
+           'Config', 'validate_record', 'settings_diff', 'check_settings', 'Journal', 'torch_threads']
 
 # %% ../nbs/00_core.ipynb #1d000bb7
 class NasbookError(Exception):
@@ -334,3 +334,13 @@ class Journal:
         if not ok: return None
         return (max if maximize else min)(ok, key=lambda r: r['value'])
     def __repr__(self): return f"Journal({str(self.path)!r}, {len(self)} records)"
+
+# %% ../nbs/00_core.ipynb #6036aaed
+@contextlib.contextmanager
+def torch_threads(n:int|None, # torch threads inside the block; None (or 0) leaves the count as it is
+                 ):
+    "Run the block with `n` torch intra-op threads and restore the previous count after it, even when the block raises."
+    old = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(old)

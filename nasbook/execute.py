@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from .core import ConfigError, NasbookError, STATUSES, check_in, check_range, set_seed
+from .core import ConfigError, NasbookError, STATUSES, check_in, check_range, set_seed, torch_threads
 from .data import DataBundle, get_dataset
 from .train import Trainer, Diverged, small_cnn, run_distributed, in_distributed_job
 
@@ -150,9 +150,7 @@ class TrainEvaluator:
             m = run_distributed(_evaluate_rank, self.nproc, (self, config, seed), threads=self.threads)
             m.meta['train_seconds'] = m.cost; m.cost = time.perf_counter() - t0   # cost: start-up of the k processes included
             return m
-        old = torch.get_num_threads()
-        if self.threads: torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             t0 = time.perf_counter()
             bundle = self.dataset if isinstance(self.dataset, DataBundle) else cached_dataset(self.dataset, **self.data_kw)
             set_seed(seed)
@@ -165,7 +163,6 @@ class TrainEvaluator:
             if tr.distributed: meta['nproc'] = tr.world_size
             if self.test: meta['test_top1'] = tr.evaluate(tel)['top1']
             return Measurement(tr.history[-1]['valid_top1'], time.perf_counter() - t0, 'ok', meta)
-        finally: torch.set_num_threads(old)
 
 def _evaluate_rank(evaluator, config, seed):
     "What each rank of a k-process evaluation runs: the evaluator's one-process body, data-parallel inside the job."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/60_transfer.ipynb #bcd9b4ba
 from __future__ import annotations
-import dataclasses, functools, json, math, os, re, time
+import dataclasses, functools, hashlib, json, math, os, re, time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from scipy import stats
 from torch.utils.data import TensorDataset
 
-from .core import ConfigError, NasbookError, Journal, check_in, check_range, derive_seed, set_seed, atomic_write
+from .core import ConfigError, NasbookError, Journal, check_in, check_range, derive_seed, set_seed, atomic_write, torch_threads
 from .data import DataBundle, get_dataset
 from .execute import Measurement, TrainEvaluator, LocalExecutor, get_executor
 from .ops import ConvIJ, FactorizedReduce
@@ -473,6 +473,23 @@ class GridStrategy:
     def tell(self, config, measurement): self.history.append((config, measurement))
     def describe(self): return {'strategy': 'GridStrategy', 'cells': self.cells}
 
+def _digest(obj) -> str:
+    "A short stable hash of a JSON-able object (what a journal's description keeps of specs instead of the specs)."
+    return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+def _target(target:dict|None) -> dict:
+    "A study's target with the defaults filled in: Fashion-MNIST, 10,000 training images, the whole test set."
+    return {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
+
+def _run_grid(out, cells, ev, executor, parallel, progress):
+    "Run (or resume) a grid of cells with `ev` through `run_search` and the journal in `out`; write study.json; return the `SearchResult`."
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
+                     batch_size=parallel, progress=progress)
+    atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
+                                               **ev.describe()}, indent=1))
+    return res
+
 class TransferEvaluator:
     "One grid cell {'method', 'source', 'seed'}: search on the source, translate, retrain with the protocol on source and target."
     def __init__(self, target:dict, # how to load the target: {'dataset', 'train', 'test', 'root'}
@@ -494,9 +511,7 @@ class TransferEvaluator:
         scale = {k: v for k, v in dataclasses.asdict(self.scale).items() if not (k == 'evaluations' and v is None)}   # journals of older studies still match
         return {'evaluator': 'transfer', 'target': self.target, 'protocol': self.protocol.describe(), 'scale': scale}
     def __call__(self, config, seed):
-        old = torch.get_num_threads()
-        if self.threads: torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             k = int(config['seed']); target = self.load_target()
             source = load_source(config['source'], target, seed=k, root=self.target.get('root'))
             d = None if self.searches is None else Path(self.searches) / f"{config['method']}-{config['source']}-seed{k}"
@@ -508,7 +523,6 @@ class TransferEvaluator:
                     'C_target': tgt['C'], 'params_source': src['params'],
                     'source': proxy_report(source), 'spec': f['spec'], 'genotype': f['genotype']}
             return Measurement(tgt['test_top1'], f['seconds'] + src['seconds'] + tgt['seconds'], 'ok', meta)
-        finally: torch.set_num_threads(old)
 
 class RetrainEvaluator(TransferEvaluator):
     "A grid cell of an earlier study, without a new search: its found spec retrained with another protocol on source and target."
@@ -516,12 +530,10 @@ class RetrainEvaluator(TransferEvaluator):
                  target:dict, protocol:TransferProtocol, threads:int|None=1):
         super().__init__(target, protocol, SearchScale(), threads); self.specs = dict(specs)
     def describe(self):
-        h = __import__('hashlib').sha1(json.dumps(self.specs, sort_keys=True).encode()).hexdigest()[:16]
+        h = _digest(self.specs)
         return {'evaluator': 'retrain', 'target': self.target, 'protocol': self.protocol.describe(), 'specs': h}
     def __call__(self, config, seed):
-        old = torch.get_num_threads()
-        if self.threads: torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             k, target, spec = int(config['seed']), self.load_target(), self.specs[json.dumps(config, sort_keys=True)]
             source = load_source(config['source'], target, seed=k, root=self.target.get('root'))
             src, tgt = retrain(spec, source, self.protocol, seed=k), retrain(spec, target, self.protocol, seed=k)
@@ -529,7 +541,6 @@ class RetrainEvaluator(TransferEvaluator):
                     'target_valid_top1': tgt['valid_top1'], 'retrain_seconds': src['seconds'] + tgt['seconds'], 'params_target': tgt['params'],
                     'C_target': tgt['C'], 'params_source': src['params'], 'source': proxy_report(source), 'spec': spec}
             return Measurement(tgt['test_top1'], src['seconds'] + tgt['seconds'], 'ok', meta)
-        finally: torch.set_num_threads(old)
 
 def study_grid(methods, sources, seeds:int) -> list:
     "The grid's cells, seed-major (every method and source at seed 0 first), after checking the names."
@@ -549,14 +560,9 @@ def run_study(out, # folder of the study: journal.jsonl (rerun to resume), searc
               progress:bool=True):
     "Run (or resume) a transfer study through `run_search` and its journal; return the `SearchResult` (one record per grid cell)."
     cells = study_grid(methods, sources, seeds)
-    target = {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
+    target = _target(target)
     ev = TransferEvaluator(target, protocol or TransferProtocol(), scale or SearchScale(), searches=Path(out)/'searches')
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
-                     batch_size=parallel, progress=progress)
-    atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
-                                               **ev.describe()}, indent=1))
-    return res
+    return _run_grid(out, cells, ev, executor, parallel, progress)
 
 # %% ../nbs/60_transfer.ipynb #25695ba7
 def study_frame(records:list):
@@ -657,14 +663,9 @@ def retrain_study(out, # folder of the new grid: journal.jsonl, study.json
     if not ok: raise NasbookError("no finished grid cell with a spec in these records")
     cells = [r['config'] for r in ok]
     specs = {json.dumps(r['config'], sort_keys=True): r['meta']['spec'] for r in ok}
-    target = {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
+    target = _target(target)
     ev = RetrainEvaluator(specs, target, protocol)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
-                     batch_size=parallel, progress=progress)
-    atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
-                                               **ev.describe()}, indent=1))
-    return res
+    return _run_grid(out, cells, ev, executor, parallel, progress)
 
 # %% ../nbs/60_transfer.ipynb #511c2d20
 def width_space(lo:int=4, # smallest C1; C2 ranges over 2·[lo, hi] and C3 over 4·[lo, hi]
@@ -743,13 +744,11 @@ class WidthEvaluator(TransferEvaluator):
         self.spec, self.evaluations, self.epochs = check_spec(spec), int(evaluations), int(epochs)
         self.searches = None if searches is None else str(searches)
     def describe(self):
-        h = __import__('hashlib').sha1(json.dumps(self.spec, sort_keys=True).encode()).hexdigest()[:16]
+        h = _digest(self.spec)
         return {'evaluator': 'widths', 'target': self.target, 'protocol': self.protocol.describe(), 'spec': h,
                 'evaluations': self.evaluations, 'epochs': self.epochs, 'space': self.space.to_dict()}
     def __call__(self, config, seed):
-        old = torch.get_num_threads()
-        if self.threads: torch.set_num_threads(self.threads)
-        try:
+        with torch_threads(self.threads):
             k, where, target = int(config['seed']), config['where'], self.load_target()
             if where == 'fixed':
                 C = self.protocol.C
@@ -764,7 +763,6 @@ class WidthEvaluator(TransferEvaluator):
                     'search_seconds': f['seconds'], 'target_top1': tgt['test_top1'], 'target_valid_top1': tgt['valid_top1'],
                     'params_target': tgt['params'], 'retrain_seconds': tgt['seconds'], 'source': proxy_report(data)}
             return Measurement(tgt['test_top1'], f['seconds'] + tgt['seconds'], 'ok', meta)
-        finally: torch.set_num_threads(old)
 
 def run_width_study(out, # folder of the study: journal.jsonl (rerun to resume), searches/ (each cell's search journal), study.json
                     spec:dict, # the fixed cells whose widths are searched
@@ -786,15 +784,10 @@ def run_width_study(out, # folder of the study: journal.jsonl (rerun to resume),
         if w not in WHERE_SPECIAL: parse_source(w)
     check_range('seeds', seeds, 1, kind=(int, np.integer))
     cells = [{'where': w, 'seed': k} for k in range(int(seeds)) for w in wheres]
-    target = {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
+    target = _target(target)
     out = Path(out)
     ev = WidthEvaluator(spec, target, protocol or TransferProtocol(), evaluations, epochs, space, searches=out/'searches')
-    out.mkdir(parents=True, exist_ok=True)
-    res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
-                     batch_size=parallel, progress=progress)
-    atomic_write(out/'study.json', json.dumps({'cells': len(cells), 'done': len(res.records), 'evaluated_now': res.evaluated,
-                                               **ev.describe()}, indent=1))
-    return res
+    return _run_grid(out, cells, ev, executor, parallel, progress)
 
 def width_report(records:list, # journal records of a width study
                  design_only:bool=True, # τ over the support points only (True) or over every width vector both searches measured
