@@ -668,7 +668,8 @@ def _width_cell(name):
 
 def _transfer_widths(args, out):
     "`nasbook transfer --widths`: spline NAS as a width transfer (run or resume the where × seed grid), then its report and figure."
-    from nasbook.transfer import run_width_study, width_report, format_width_report, plot_widths, width_space, TransferProtocol
+    from nasbook.transfer import TransferProtocol
+    from nasbook.widths import run_width_study, width_report, format_width_report, plot_widths, width_space
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
     if args.report is None:
         lo, hi = args.width_range

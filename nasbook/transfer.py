@@ -19,18 +19,17 @@ from .data import DataBundle, get_dataset
 from .execute import Measurement, TrainEvaluator, LocalExecutor, get_executor
 from .ops import ConvIJ, FactorizedReduce
 from .nasnet import nasnet_op, NASNetSpace, check_genotype, default_concat
-from .search import run_search, RandomSearch, SearchSpace, Int
+from .search import run_search, RandomSearch
 from .train import Trainer
 
 # %% auto #0
-__all__ = ['PROXIES', 'DATASET_SOURCES', 'INPUTS', 'WIDTHS', 'METHODS', 'ADAPTERS', 'WHERE_SPECIAL', 'class_counts', 'make_proxy',
-           'proxy_report', 'subsample', 'parse_source', 'load_source', 'check_cell', 'check_spec', 'TransferCell',
-           'TransferNet', 'TransferProtocol', 'retrain', 'from_nasnet', 'from_nasib', 'from_cells', 'pruner_weights',
-           'TimeBudget', 'SearchScale', 'search_cell', 'GridStrategy', 'TransferEvaluator', 'RetrainEvaluator',
-           'study_grid', 'run_study', 'study_frame', 'rank_agreement', 'rank_table', 'bootstrap_tau',
-           'source_target_taus', 'proxy_agreement', 'random_place', 'study_report', 'format_report', 'retrain_study',
-           'width_space', 'search_widths', 'WidthEvaluator', 'run_width_study', 'width_report', 'format_width_report',
-           'plot_widths', 'plot_transfer']
+__all__ = ['PROXIES', 'DATASET_SOURCES', 'INPUTS', 'WIDTHS', 'METHODS', 'ADAPTERS', 'class_counts', 'make_proxy', 'proxy_report',
+           'subsample', 'parse_source', 'load_source', 'check_cell', 'check_spec', 'TransferCell', 'TransferNet',
+           'TransferProtocol', 'retrain', 'from_nasnet', 'from_nasib', 'from_cells', 'pruner_weights', 'TimeBudget',
+           'SearchScale', 'search_cell', 'GridStrategy', 'spec_digest', 'study_target', 'run_grid', 'TransferEvaluator',
+           'RetrainEvaluator', 'study_grid', 'run_study', 'study_frame', 'rank_agreement', 'rank_table',
+           'bootstrap_tau', 'source_target_taus', 'proxy_agreement', 'random_place', 'study_report', 'format_report',
+           'retrain_study', 'plot_transfer']
 
 # %% ../nbs/60_transfer.ipynb #aa5c5d7c
 PROXIES = ('classes', 'fraction', 'longtail', 'resolution', 'dataset')
@@ -473,15 +472,23 @@ class GridStrategy:
     def tell(self, config, measurement): self.history.append((config, measurement))
     def describe(self): return {'strategy': 'GridStrategy', 'cells': self.cells}
 
-def _digest(obj) -> str:
+def spec_digest(obj, # a JSON-able object (a spec, or a dict of specs)
+               ) -> str:
     "A short stable hash of a JSON-able object (what a journal's description keeps of specs instead of the specs)."
     return hashlib.sha1(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
-def _target(target:dict|None) -> dict:
+def study_target(target:dict|None, # {'dataset', 'train', 'test', 'root'}, any of them; None: all defaults
+                ) -> dict:
     "A study's target with the defaults filled in: Fashion-MNIST, 10,000 training images, the whole test set."
     return {'dataset': 'fashion-mnist', 'train': 10_000, 'test': None, **(target or {})}
 
-def _run_grid(out, cells, ev, executor, parallel, progress):
+def run_grid(out, # the study's folder: journal.jsonl and study.json are written there
+             cells:list, # the grid's configurations, asked in this order
+             ev, # the evaluator of one cell (with describe())
+             executor=None, # LocalExecutor (default), ProcessExecutor or RayExecutor
+             parallel:int=1, # cells evaluated at once
+             progress:bool=True, # show a progress bar
+            ):
     "Run (or resume) a grid of cells with `ev` through `run_search` and the journal in `out`; write study.json; return the `SearchResult`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     res = run_search(GridStrategy(cells), ev, len(cells), journal=out/'journal.jsonl', executor=executor or LocalExecutor(),
@@ -530,7 +537,7 @@ class RetrainEvaluator(TransferEvaluator):
                  target:dict, protocol:TransferProtocol, threads:int|None=1):
         super().__init__(target, protocol, SearchScale(), threads); self.specs = dict(specs)
     def describe(self):
-        h = _digest(self.specs)
+        h = spec_digest(self.specs)
         return {'evaluator': 'retrain', 'target': self.target, 'protocol': self.protocol.describe(), 'specs': h}
     def __call__(self, config, seed):
         with torch_threads(self.threads):
@@ -560,9 +567,9 @@ def run_study(out, # folder of the study: journal.jsonl (rerun to resume), searc
               progress:bool=True):
     "Run (or resume) a transfer study through `run_search` and its journal; return the `SearchResult` (one record per grid cell)."
     cells = study_grid(methods, sources, seeds)
-    target = _target(target)
+    target = study_target(target)
     ev = TransferEvaluator(target, protocol or TransferProtocol(), scale or SearchScale(), searches=Path(out)/'searches')
-    return _run_grid(out, cells, ev, executor, parallel, progress)
+    return run_grid(out, cells, ev, executor, parallel, progress)
 
 # %% ../nbs/60_transfer.ipynb #25695ba7
 def study_frame(records:list):
@@ -663,192 +670,9 @@ def retrain_study(out, # folder of the new grid: journal.jsonl, study.json
     if not ok: raise NasbookError("no finished grid cell with a spec in these records")
     cells = [r['config'] for r in ok]
     specs = {json.dumps(r['config'], sort_keys=True): r['meta']['spec'] for r in ok}
-    target = _target(target)
+    target = study_target(target)
     ev = RetrainEvaluator(specs, target, protocol)
-    return _run_grid(out, cells, ev, executor, parallel, progress)
-
-# %% ../nbs/60_transfer.ipynb #511c2d20
-def width_space(lo:int=4, # smallest C1; C2 ranges over 2·[lo, hi] and C3 over 4·[lo, hi]
-                hi:int=12, # largest C1 (at least lo + 3: the spline needs more than 3 values per dimension)
-               ) -> SearchSpace:
-    "TransferNet's stage widths as a search space: Int C1 ∈ [lo, hi], C2 ∈ [2lo, 2hi], C3 ∈ [4lo, 4hi]; ConfigError for lo < 2 or hi < lo + 3."
-    check_range('lo', lo, 2, kind=(int, np.integer)); check_range('hi', hi, lo + 3, kind=(int, np.integer))
-    return SearchSpace([Int('C1', int(lo), int(hi)), Int('C2', 2 * int(lo), 2 * int(hi)), Int('C3', 4 * int(lo), 4 * int(hi))], name='transfer-widths')
-
-class _WidthBuild:
-    "Picklable builder of TransferNet around a fixed spec at a width configuration {'C1', 'C2', 'C3'} (for TrainEvaluator)."
-    def __init__(self, spec, protocol):
-        self.spec, self.protocol = spec, protocol; self.__qualname__ = f"TransferNet(widths, N={protocol.N})"
-    def __call__(self, config, bundle):
-        return TransferNet(self.spec, bundle.input_shape, bundle.num_classes, N=self.protocol.N, widths=[config[k] for k in WIDTHS])
-
-def _width_strategy(space, seed, evaluations):
-    "The SplineSearch of a width search, after checking the space and that the budget reaches past the support design."
-    from nasbook.spline_search import SplineSearch
-    if not isinstance(space, SearchSpace) or space.names != list(WIDTHS):
-        raise ConfigError(f"space must be a SearchSpace over {list(WIDTHS)} (see width_space), got {space!r}")
-    st = SplineSearch(space, seed)
-    n = len(st.design)
-    if isinstance(evaluations, bool) or not isinstance(evaluations, (int, np.integer)) or evaluations < n + 1:
-        raise ConfigError(f"evaluations must be an int >= {n + 1} (the {n} support points, then at least one spline proposal), got {evaluations!r}")
-    return st
-
-def search_widths(spec:dict, # the fixed cells (a transfer spec)
-                  data:DataBundle, # where the widths are searched: a source, or the target itself
-                  protocol:TransferProtocol|None=None, # the training recipe (batch, lr, momentum, weight decay) and N of every training
-                  evaluations:int=12, # trainings in all: the 2d+3 = 9 support points, then spline proposals (at least 10)
-                  epochs:int=1, # training epochs per measurement
-                  space:SearchSpace|None=None, # the box (default `width_space()`); its dimensions must be C1, C2, C3
-                  seed:int=0, # seeds the spline's Halton sequences and every training
-                  journal=None, # a path: the search is journaled there and resumes from it
-                 ) -> dict:
-    """Spline NAS (Algorithm 1 of the spline paper) over TransferNet's stage widths on `data`. Returns {'widths': [C1, C2, C3],
-    'search_top1', 'trials': [[C1, C2, C3, valid top-1, how it was chosen ('design', 'spline', 'spline-fallback', 'explore'; see SplineSearch), predicted or None], ...] in
-    the order measured, 'stopped' (Algorithm 1's rule met before the budget), 'seconds'}. ConfigError for bad arguments, NasbookError
-    when no training succeeded."""
-    check_spec(spec); check_range('epochs', epochs, 1, kind=(int, np.integer))
-    pr, sp, t0 = protocol or TransferProtocol(), space or width_space(), time.perf_counter()
-    st = _width_strategy(sp, seed, evaluations)
-    ev = TrainEvaluator(_WidthBuild(spec, pr), data, epochs=int(epochs), batch_size=pr.batch_size, lr=pr.lr, momentum=pr.momentum,
-                        weight_decay=pr.weight_decay)
-    res = run_search(st, ev, int(evaluations), journal=journal, seed=seed, progress=False)
-    if res.best_config is None: raise NasbookError(f"no width training succeeded on {data.name} ({res.records[-1]['meta'].get('error')})")
-    how = {json.dumps(e['config'], sort_keys=True): (e['source'], e['predicted']) for e in st.trace if e['source'] != 'external'}
-    def kind(c):
-        k = json.dumps(c, sort_keys=True)
-        return how.get(k, ('design' if c in st.design else 'spline', None))    # a resumed search's replayed trials: design or not
-    trials = [[*(int(r['config'][k]) for k in WIDTHS), r['value'], *kind(r['config'])] for r in res.records if r['status'] == 'ok']
-    return {'widths': [int(res.best_config[k]) for k in WIDTHS], 'search_top1': res.best_value, 'trials': trials,
-            'stopped': bool(st.finished), 'seconds': time.perf_counter() - t0}
-
-# %% ../nbs/60_transfer.ipynb #39fbe07d
-WHERE_SPECIAL = ('target', 'fixed')
-
-class WidthEvaluator(TransferEvaluator):
-    "A width-study cell {'where': a source name, 'target' or 'fixed', 'seed'}: spline NAS of the stage widths there, retrained on the target."
-    def __init__(self, spec:dict, # the fixed cells
-                 target:dict, # how to load the target (as for TransferEvaluator)
-                 protocol:TransferProtocol, # the retraining recipe; its C gives the 'fixed' widths (C, 2C, 4C); `params` must be None
-                 evaluations:int=12, # trainings of each search (at least the support design + 1)
-                 epochs:int=1, # epochs of each search training
-                 space:SearchSpace|None=None, # the width box (default width_space())
-                 threads:int|None=1, # torch threads per evaluation
-                 searches:str|Path|None=None, # folder for each cell's search journal (None: searches are not journaled)
-                ):
-        super().__init__(target, protocol, SearchScale(), threads)
-        if protocol.params is not None:
-            raise ConfigError(f"protocol.params={protocol.params} matches parameter counts, which a width search would undo; use params=None")
-        check_range('epochs', epochs, 1, kind=(int, np.integer))
-        self.space = space or width_space()
-        _width_strategy(self.space, 0, evaluations)                     # the space and the budget, checked now rather than per cell
-        self.spec, self.evaluations, self.epochs = check_spec(spec), int(evaluations), int(epochs)
-        self.searches = None if searches is None else str(searches)
-    def describe(self):
-        h = _digest(self.spec)
-        return {'evaluator': 'widths', 'target': self.target, 'protocol': self.protocol.describe(), 'spec': h,
-                'evaluations': self.evaluations, 'epochs': self.epochs, 'space': self.space.to_dict()}
-    def __call__(self, config, seed):
-        with torch_threads(self.threads):
-            k, where, target = int(config['seed']), config['where'], self.load_target()
-            if where == 'fixed':
-                C = self.protocol.C
-                f, data = {'widths': [C, 2 * C, 4 * C], 'search_top1': None, 'trials': [], 'stopped': None, 'seconds': 0.}, target
-            else:
-                data = target if where == 'target' else load_source(where, target, seed=k, root=self.target.get('root'))
-                jr = None if self.searches is None else Path(self.searches) / f"{where}-seed{k}.jsonl"
-                if jr is not None: jr.parent.mkdir(parents=True, exist_ok=True)
-                f = search_widths(self.spec, data, self.protocol, self.evaluations, self.epochs, self.space, seed=k, journal=jr)
-            tgt = retrain(self.spec, target, self.protocol, seed=k, widths=f['widths'])
-            meta = {'widths': f['widths'], 'search_top1': f['search_top1'], 'trials': f['trials'], 'stopped': f['stopped'],
-                    'search_seconds': f['seconds'], 'target_top1': tgt['test_top1'], 'target_valid_top1': tgt['valid_top1'],
-                    'params_target': tgt['params'], 'retrain_seconds': tgt['seconds'], 'source': proxy_report(data)}
-            return Measurement(tgt['test_top1'], f['seconds'] + tgt['seconds'], 'ok', meta)
-
-def run_width_study(out, # folder of the study: journal.jsonl (rerun to resume), searches/ (each cell's search journal), study.json
-                    spec:dict, # the fixed cells whose widths are searched
-                    wheres=('digits', 'target', 'fixed'), # distinct source names, 'target' (search on the target) and/or 'fixed' (no search)
-                    seeds:int=1, # seeds 0..seeds-1 of every where
-                    target:dict|None=None, # the target as in run_study
-                    protocol:TransferProtocol|None=None, # the retraining recipe (params must be None)
-                    evaluations:int=12, # trainings of each search (at least 10 for width_space: 9 support points + 1)
-                    epochs:int=1, # epochs of each search training
-                    space:SearchSpace|None=None, # the width box (default width_space())
-                    executor=None, # LocalExecutor (default), ProcessExecutor or RayExecutor
-                    parallel:int=1, # grid cells evaluated at once
-                    progress:bool=True):
-    "Run (or resume) the width-transfer grid (where × seed) through `run_search` and its journal; returns the `SearchResult`."
-    wheres = list(wheres)
-    if not wheres: raise ConfigError("wheres is empty: give source names, 'target' or 'fixed'")
-    if len(set(wheres)) != len(wheres): raise ConfigError(f"wheres repeats a name: {wheres}")
-    for w in wheres:
-        if w not in WHERE_SPECIAL: parse_source(w)
-    check_range('seeds', seeds, 1, kind=(int, np.integer))
-    cells = [{'where': w, 'seed': k} for k in range(int(seeds)) for w in wheres]
-    target = _target(target)
-    out = Path(out)
-    ev = WidthEvaluator(spec, target, protocol or TransferProtocol(), evaluations, epochs, space, searches=out/'searches')
-    return _run_grid(out, cells, ev, executor, parallel, progress)
-
-def width_report(records:list, # journal records of a width study
-                 design_only:bool=True, # τ over the support points only (True) or over every width vector both searches measured
-                ) -> dict:
-    """A width study's tables: 'cells' (one row per grid cell: where, seed, widths, parameters, search and target top-1, seconds),
-    'summary' (per where: mean and sd of target top-1, mean parameters and search seconds) and 'taus' (per source and seed: Kendall τ
-    and its p-value between the source's and the target's search accuracies on the width vectors both measured — a vector measured
-    twice counts with its mean; τ is NaN when one side is constant; None without a 'target' cell or with fewer than 5 shared vectors)."""
-    import pandas as pd
-    ok = [r for r in records if r.get('status') == 'ok' and 'widths' in r.get('meta', {})]
-    if not ok: raise NasbookError("no finished width-study cell in these records")
-    df = pd.DataFrame([{'where': r['config']['where'], 'seed': r['config']['seed'], **dict(zip(WIDTHS, r['meta']['widths'])),
-                        'params_target': r['meta']['params_target'], 'search_top1': r['meta']['search_top1'],
-                        'target_top1': r['meta']['target_top1'], 'search_seconds': r['meta']['search_seconds']} for r in ok])
-    summary = df.groupby('where').agg(target_top1=('target_top1', 'mean'), sd=('target_top1', 'std'), n=('seed', 'size'),
-                                      params=('params_target', 'mean'), search_seconds=('search_seconds', 'mean'))
-    def measured(trials):
-        acc = {}
-        for t in trials:
-            if not design_only or (len(t) > 4 and t[4] == 'design'): acc.setdefault(tuple(t[:3]), []).append(t[3])
-        return {c: float(np.mean(v)) for c, v in acc.items()}
-    trials = {(r['config']['where'], r['config']['seed']): measured(r['meta']['trials']) for r in ok}
-    rows = []
-    for (w, k), tr in sorted(trials.items()):
-        if w in WHERE_SPECIAL or ('target', k) not in trials: continue
-        common = sorted(set(tr) & set(trials[('target', k)]))
-        if len(common) < 5: continue
-        a, b = [tr[c] for c in common], [trials[('target', k)][c] for c in common]
-        ra = rank_agreement(a, b) if len(set(a)) > 1 and len(set(b)) > 1 else {'tau': math.nan, 'tau_p': math.nan}
-        rows.append({'source': w, 'seed': k, 'widths': len(common), 'tau': ra['tau'], 'tau_p': ra['tau_p']})
-    return {'cells': df, 'summary': summary.sort_values('target_top1', ascending=False), 'taus': pd.DataFrame(rows) if rows else None}
-
-# %% ../nbs/60_transfer.ipynb #d3f3d7ae
-def format_width_report(rep:dict, # what width_report returns
-                       ) -> str:
-    "The width study's tables as text: per where, target top-1 (mean, sd, n), parameters and search seconds; the widths found; τ per source and seed."
-    c = rep['cells']
-    found = c.assign(widths=[f"{a}/{b}/{d}" for a, b, d in zip(c.C1, c.C2, c.C3)]).sort_values('seed').groupby('where').widths.agg(', '.join)
-    out = ['width transfer: stage widths searched where, retrained on the target (means over seeds)', rep['summary'].round(4).to_string(),
-           '', 'widths found (C1/C2/C3), seed by seed:', found.to_string()]
-    if rep['taus'] is not None:
-        out += ['', "Kendall τ between a source's and the target's accuracies on the support points both searches measured:",
-                rep['taus'].round(3).to_string(index=False)]
-    return '\n'.join(out)
-
-def plot_widths(cells, # width_report(...)['cells']
-                axes=None, # two matplotlib axes (default: a new 11×4 figure)
-               ):
-    "Target top-1 by where the widths were searched (dots: seeds, bar: mean) and against the parameters of the retrained network; returns the axes."
-    import matplotlib.pyplot as plt
-    if axes is None: _, axes = plt.subplots(1, 2, figsize=(11, 4))
-    order = list(cells.groupby('where').target_top1.mean().sort_values(ascending=False).index)
-    for i, w in enumerate(order):
-        v = cells[cells['where'] == w]
-        axes[0].scatter([i] * len(v), v.target_top1, color=f"C{i}", alpha=.7); axes[0].hlines(v.target_top1.mean(), i - .3, i + .3, color=f"C{i}")
-        axes[1].scatter(v.params_target, v.target_top1, color=f"C{i}", label=w, alpha=.7)
-    axes[0].set_xticks(range(len(order)), order); axes[0].set_ylabel('target top-1 (test)')
-    axes[0].set_title('widths searched where (dots: seeds, bar: mean)')
-    axes[1].set_xscale('log'); axes[1].set_xlabel('parameters of the retrained network'); axes[1].set_title('the same cells against their size')
-    axes[1].legend(); axes[0].figure.tight_layout()
-    return axes
+    return run_grid(out, cells, ev, executor, parallel, progress)
 
 # %% ../nbs/60_transfer.ipynb #0b8b2662
 def plot_transfer(df, ax=None, title:str|None=None):

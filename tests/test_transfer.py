@@ -152,7 +152,8 @@ def test_width_transfer_search_and_bad_input(digits, tmp_path):
     "Spline NAS over TransferNet's stage widths: the support design first, then a spline proposal; the widths found rebuild the network;"
     " a width-study journal of one budget does not resume another; every wrong argument is named."
     from nasbook.core import JournalError
-    from nasbook.transfer import width_space, search_widths, run_width_study, width_report, retrain, WIDTHS
+    from nasbook.transfer import retrain, WIDTHS
+    from nasbook.widths import width_space, search_widths, run_width_study, width_report
     cell = {'order': ['a'], 'edges': {'in1->a': ['sep_conv_3x3'], 'in0->a': ['skip_connect']}, 'out': ['a']}
     spec = {'normal': cell, 'reduce': cell}
     small = subsample(digits, train=200, test=100)
@@ -189,7 +190,7 @@ def test_width_transfer_search_and_bad_input(digits, tmp_path):
 
 def test_width_report_pairs_width_vectors():
     "τ pairs a source's and the target's accuracies by width vector (any order, repeats averaged), over the support points by default."
-    from nasbook.transfer import width_report
+    from nasbook.widths import width_report
     pts = [[4, 8, 16], [8, 16, 32], [12, 24, 48], [4, 16, 48], [12, 8, 16], [8, 8, 48]]
     rec = lambda where, trials: {'status': 'ok', 'config': {'where': where, 'seed': 0},
                                  'meta': {'widths': [8, 16, 32], 'params_target': 1000, 'search_top1': 0.5, 'target_top1': 0.5,
