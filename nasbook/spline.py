@@ -12,8 +12,8 @@ from scipy.spatial.distance import cdist
 from .core import NasbookError, ConfigError, check_in, check_range
 
 # %% auto #0
-__all__ = ['ORDERS', 'SMOOTHING_RULES', 'phi', 'SplineUnstable', 'check_residual', 'qr_solve', 'check_bounds',
-           'PolyharmonicSpline', 'too_close']
+__all__ = ['ORDERS', 'SMOOTHING_RULES', 'SCALES', 'phi', 'SplineUnstable', 'check_residual', 'qr_solve', 'check_bounds',
+           'PolyharmonicSpline', 'too_close', 'expected_improvement', 'ucb_beta']
 
 # %% ../nbs/11_spline.ipynb #9521d131
 ORDERS = (1, 2, 3)
@@ -94,15 +94,16 @@ def _trace_smoother(A, n):
     "tr(I - S) for the smoother S: y ↦ s(x_j); I - S = λM, so it is λ tr M."
     return float(A[0, 0] * np.trace(_influence(A, n))) if n else 0.   # A[0,0] = Φ(0) + λ = λ
 
-def _choose_smoothing(A, y, n, rule, grid=np.r_[0., np.logspace(-5, 2, 29)]):
+def _choose_smoothing(A, y, n, rule, grid=np.r_[0., np.logspace(-5, 2, 29)], w=None):
     """λ (in solving coordinates) minimising generalised cross-validation n‖My‖²/(tr M)² ('gcv') or the leave-one-out
     error mean((c_j/M_jj)²) ('loo', Rippa's formula) over λ = t·median Φ(‖x_i-x_j‖), t in `grid` (0: interpolate).
-    Both scores are closed forms in M(λ) (the top-left block of the inverse), so each λ costs one (n+d+1)² inverse."""
+    Both scores are closed forms in M(λ) (the top-left block of the inverse), so each λ costs one (n+d+1)² inverse.
+    `w` (n,): per-point weights of λ on the diagonal (1/replicates; None: all 1)."""
     K = A[:n, :n]
     unit = float(np.median(K[np.triu_indices(n, 1)])) or 1.
     best, scores = None, []
     for t in grid:
-        B = A.copy(); B[np.arange(n), np.arange(n)] += t * unit
+        B = A.copy(); B[np.arange(n), np.arange(n)] += t * unit * (1. if w is None else w)
         try: M = _influence(B, n)
         except np.linalg.LinAlgError: scores.append(np.inf); continue
         c = M @ y
@@ -182,9 +183,10 @@ class PolyharmonicSpline:
 # %% ../nbs/11_spline.ipynb #d6c8e85f
 @patch
 def fit(self:PolyharmonicSpline, X, # (n, d) support points
-        y, # (n,) values at the support points
+        y, # (n,) values at the support points (means of replicates where `counts` > 1)
+        counts=None, # (n,) replicates averaged into each y, >= 1 (None: all 1); point j's nugget is λ/counts_j
        ) -> PolyharmonicSpline:
-    "Solve for the spline through (X, y); return self."
+    "Solve for the spline through (X, y); return self. Bad shapes or values raise `ConfigError`."
     X = np.asarray(X, float)
     if X.ndim != 2: raise ConfigError(f"X must be an (n, d) array of points, got shape {X.shape}")
     n, d = X.shape
@@ -195,6 +197,9 @@ def fit(self:PolyharmonicSpline, X, # (n, d) support points
     if len(bad): raise ConfigError(f"y has non-finite values at rows {bad[:10].tolist()}; leave failed or diverged measurements out")
     if n < d + 2: raise ConfigError(f"a spline in d={d} dimensions needs at least d+2={d+2} support points, got {n}")
     if self.lower is not None: check_bounds(self.lower, self.upper, d)
+    w = None if counts is None else 1. / np.asarray(counts, float)
+    if w is not None and (w.shape != (n,) or not (np.isfinite(w) & (w > 0) & (w <= 1)).all()):
+        raise ConfigError(f"counts must hold one number >= 1 per point, got {counts!r}")
     # the interpolant does not change when every point moves by the same vector or is scaled by one factor,
     # but the linear algebra does: far from the origin [1, X] loses its rank in floating point. So we solve in
     # centred coordinates of unit spread and leave the result unchanged.
@@ -213,14 +218,16 @@ def fit(self:PolyharmonicSpline, X, # (n, d) support points
     A[:n, :n], A[:n, n:], A[n:, :n] = phi(D, self.order), P, P.T
     # λ in the caller's (box) coordinates is λ / scale^k in the solving coordinates: Φ(r/s) = Φ(r)/s^k up to a
     # polynomial the side conditions remove, so the smoothed spline is as invariant as the interpolant
-    lam_u, self.criteria = (_choose_smoothing(A, y, n, self.smoothing) if isinstance(self.smoothing, str)
+    lam_u, self.criteria = (_choose_smoothing(A, y, n, self.smoothing, w=w) if isinstance(self.smoothing, str)
                             else (self.smoothing / self.scale ** self.order, None))
-    A[np.arange(n), np.arange(n)] += lam_u
+    A[np.arange(n), np.arange(n)] += lam_u * (1. if w is None else w)
     sol, self.info = qr_solve(A, np.r_[y, np.zeros(d + 1)], self.max_cond, self.safety)
     self.X, self.U, self.y, self.coef, self.poly = X, U, y, sol[:n], sol[n:]
     self.lam, self.lam_unit = lam_u * self.scale ** self.order, lam_u
-    self.fitted = y - lam_u * self.coef                           # s(x_j): (K + λI)c + Pa = y  =>  s(x_j) = y_j - λ c_j
-    dof = n - _trace_smoother(A, n) if lam_u > 0 else 0.         # tr(I - S): the residual degrees of freedom
+    self.fitted = y - lam_u * (1. if w is None else w) * self.coef   # s(x_j): (K + λI)c + Pa = y  =>  s(x_j) = y_j - λ c_j
+    if w is None: dof = n - _trace_smoother(A, n) if lam_u > 0 else 0.   # tr(I - S): the residual degrees of freedom
+    else: dof = n - float(np.diag(A)[:n] @ np.diag(_influence(A, n))) if lam_u > 0 else 0.
+    self.counts, self._A, self._lu = w if w is None else np.asarray(counts, float), A, None
     self.sigma = float(np.sqrt(np.sum((y - self.fitted) ** 2) / dof)) if dof > 1e-9 else 0.
     return self
 
@@ -265,3 +272,54 @@ def too_close(X, # (n, d) existing points (may have n = 0)
         D = cdist(Z, X).min(1)
         out = (D < min_dist) | (D == 0)
     return bool(out[0]) if single else out
+
+# %% ../nbs/11_spline.ipynb #77734224
+SCALES = ('reml', 'loo')
+
+@patch
+def process_scale(self:PolyharmonicSpline,
+                  scale:str='reml', # 'reml': c·y/(n-d-1); 'loo': mean(c_j²/M_jj) from the leave-one-out residuals
+                 ) -> float:
+    "The estimate θ̂ of the generalized covariance's scale (solving coordinates); an unknown `scale` raises `ConfigError`."
+    self._check_fitted(); check_in('scale', scale, SCALES)
+    if scale == 'reml': return max(float(self.coef @ self.y) / (self.n - self.d - 1), 0.)
+    return float(np.mean(self.coef ** 2 / np.diag(_influence(self._A, self.n))))
+
+@patch
+def predict(self:PolyharmonicSpline, X, # (N, d) points (a single (d,) point is accepted)
+            return_std:bool=False, # also return the kriging standard deviation
+            scale:str='reml', # how θ is estimated: 'reml' or 'loo' (see `process_scale`)
+            observation:bool=False, # std of a new measurement (adds the nugget θλ) instead of the latent function
+           ):
+    "The spline s(X) (N,), or (mean, std) with the kriging std of the IRF-1 with generalized covariance θΦ (orders 2, 3)."
+    mean = self(X)
+    if not return_std: return mean
+    if self.order == 1: raise ConfigError("return_std needs order 2 or 3: r is a generalized covariance only with the sign flipped")
+    U = self._unit(_as_points(X, self.d))
+    B = np.hstack([phi(cdist(U, self.U), self.order), np.ones((len(U), 1)), U])
+    if self._lu is None: self._lu = scipy.linalg.lu_factor(self._A)
+    theta = self.process_scale(scale)
+    var = theta * np.maximum(-np.einsum('ij,ji->i', B, scipy.linalg.lu_solve(self._lu, B.T)), 0.)
+    if observation: var = var + theta * self.lam_unit
+    return mean, np.sqrt(var)
+
+
+# %% ../nbs/11_spline.ipynb #007a2279
+def expected_improvement(mean, # (N,) posterior means
+                         std, # (N,) posterior standard deviations (>= 0)
+                         best:float, # the incumbent: here the best *predicted* value at a measured point
+                        ) -> np.ndarray:
+    "E[max(Z - best, 0)] for Z ~ N(mean, std²) (maximisation); where std = 0 it is max(mean - best, 0)."
+    from scipy.stats import norm
+    mean, std = np.asarray(mean, float), np.asarray(std, float)
+    imp = mean - best; pos = std > 0; z = np.where(pos, imp / np.where(pos, std, 1.), 0.)
+    return np.where(pos, imp * norm.cdf(z) + std * norm.pdf(z), np.maximum(imp, 0.))
+
+def ucb_beta(t:int, # proposals so far, >= 1
+             size:float, # |D|: configurations in the (finite) space
+             delta:float=0.1, # failure probability of the GP-UCB bound
+            ) -> float:
+    "GP-UCB's schedule for a finite domain (Srinivas et al. 2010, Theorem 1): β_t = 2 log(|D| t² π² / (6δ))."
+    check_range('t', t, 1, kind=(int, np.integer)); check_range('delta', delta, 0., 1., lo_open=True)
+    return float(2 * np.log(max(size, 1.) * t ** 2 * np.pi ** 2 / (6 * delta)))
+
