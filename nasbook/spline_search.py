@@ -12,10 +12,10 @@ from scipy.stats import qmc
 
 from .core import NasbookError, ConfigError, check_in, check_range, derive_seed
 from .search import SearchSpace, Int, Categorical, BaseStrategy
-from .spline import ORDERS, PolyharmonicSpline, SplineUnstable, too_close, check_bounds
+from .spline import ORDERS, PolyharmonicSpline, SplineUnstable, too_close, check_bounds, expected_improvement, ucb_beta
 
 # %% auto #0
-__all__ = ['support_design', 'halton_argmax', 'SplineSearch', 'plot_spline_search']
+__all__ = ['ACQUISITIONS', 'support_design', 'halton_argmax', 'SplineSearch', 'plot_spline_search']
 
 # %% ../nbs/12_spline_search.ipynb #4dce15c9
 def support_design(lower, # per-dimension smallest usable values
@@ -94,9 +94,11 @@ class SplineSearch(BaseStrategy):
                  max_cond:float=1e12, # splines with a worse condition number are discarded
                  discrete_max:int=3, # integer dimensions with at most this many values get one spline per value
                  max_splines:int=16, # most combinations of discrete values (one spline each)
-                 smoothing:float|str=0., # the spline's λ (0: Algorithm 1's interpolant), or 'loo'/'gcv': chosen from the data
-                 stop:str='eps', # 'eps': Algorithm 1's rule; 'noise': |measured - predicted| <= max(eps, the spline's noise estimate σ̂)
-                 stop_hits:int=1, # spline proposals in a row that must meet the rule before the search stops (1: Algorithm 1)
+                 smoothing:float|str|None=None, # the spline's λ, or 'loo'/'gcv' (from the data); None: 0 (the interpolant) for 'algorithm1', 'gcv' otherwise
+                 stop:str='eps', # 'eps': Algorithm 1's rule; 'noise': |measured - predicted| <= max(eps, σ̂); 'ei': the largest EI < eps
+                 stop_hits:int=1, # proposals in a row that must meet the rule before the search stops (1: Algorithm 1)
+                 acquisition:str='algorithm1', # 'algorithm1' (the paper: the spline's argmax), 'ei' (noisy expected improvement) or 'ucb'
+                 max_replicates:int=3, # 'ei'/'ucb': most measurements of one configuration (replicates of an uncertain incumbent)
                 ):
         super().__init__(space, seed)
         self.eps, self.min_dist = check_range('eps', eps, 0.), check_range('min_dist', min_dist, 0.)
@@ -105,8 +107,10 @@ class SplineSearch(BaseStrategy):
         self.order, self.max_cond = check_in('order', order, ORDERS), check_range('max_cond', max_cond, 1., lo_open=True)
         self.discrete_max = check_range('discrete_max', discrete_max, 1, kind=int)
         self.max_splines = check_range('max_splines', max_splines, 1, kind=int)
+        self._acq_args(acquisition, max_replicates, stop, eps)
+        smoothing = (0. if acquisition == 'algorithm1' else 'gcv') if smoothing is None else smoothing
         PolyharmonicSpline(smoothing=smoothing)    # checks `smoothing`
-        self.smoothing, self.stop = smoothing, check_in('stop', stop, ('eps', 'noise'))
+        self.smoothing, self.stop = smoothing, stop
         self.stop_hits, self._hits = check_range('stop_hits', stop_hits, 1, kind=int), 0
         few = lambda d: isinstance(d, Categorical) or isinstance(d, Int) and len(d.values) <= discrete_max
         self.cont, self.disc = [d for d in space.dims if not few(d)], [d for d in space.dims if few(d)]
@@ -141,7 +145,8 @@ class SplineSearch(BaseStrategy):
                 'n_samples': self.n_samples, 'levels': self.levels, 'shrink': self.shrink, 'patience': self.patience,
                 'order': self.order, 'max_cond': self.max_cond, 'discrete_max': self.discrete_max, 'max_splines': self.max_splines,
                 **({'smoothing': self.smoothing, 'stop': self.stop} if self.smoothing != 0 or self.stop != 'eps' else {}),
-                **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {})}
+                **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {}),
+                **({'acquisition': self.acquisition, 'max_replicates': self.max_replicates} if self.acquisition != 'algorithm1' else {})}
 
 # %% ../nbs/12_spline_search.ipynb #50c20572
 @patch
@@ -205,12 +210,13 @@ def _admissible(self:SplineSearch, U, known, bad):
     if bad.any() and (~bad).any(): ok &= cdist(U, known[~bad]).min(1) < cdist(U, known[bad]).min(1)
     return ok
 @patch
-def _support(self:SplineSearch, ci):
-    "Unit coordinates and values of the 'ok' measurements of spline `ci` (repeated configurations averaged)."
+def _support(self:SplineSearch, ci, counts=False):
+    "Unit coordinates and values of the 'ok', finite measurements of spline `ci` (repeated configurations averaged)[, and the counts]."
     pts = {}
     for c, m in self.history:
-        if m.ok and self._combo(c) == ci: pts.setdefault(_key(c), (self._unit(c), []))[1].append(m.value)
-    return np.array([u for u, _ in pts.values()]).reshape(-1, len(self.cont)), np.array([np.mean(v) for _, v in pts.values()])
+        if m.ok and np.isfinite(m.value) and self._combo(c) == ci: pts.setdefault(_key(c), (self._unit(c), []))[1].append(m.value)
+    U, y = np.array([u for u, _ in pts.values()]).reshape(-1, len(self.cont)), np.array([np.mean(v) for _, v in pts.values()])
+    return (U, y, np.array([len(v) for _, v in pts.values()], float), list(pts)) if counts else (U, y)
 @patch
 def _register(self:SplineSearch, entry):
     cfg = entry['config']; self._asked[_key(cfg)] = (self._combo(cfg), self._unit(cfg)); self._pending[_key(cfg)] = entry
@@ -223,7 +229,7 @@ def ask(self:SplineSearch) -> dict:
     "The next configuration: a design point, else the rounded argmax of the best spline (or a fallback)."
     self._n_ask += 1
     if self._queue: return self._register({'ask': self._n_ask, 'config': self._queue.pop(0), 'source': 'design', 'predicted': None})
-    entry = self._from_splines() or self._explore()
+    entry = (self._from_splines() if self.acquisition == 'algorithm1' else self._acquire()) or self._explore()
     return self._register(entry) if entry['source'] != 'exhausted' else entry['config']
 
 @patch
@@ -241,7 +247,11 @@ def tell(self:SplineSearch,
     self.trace.append(entry)
     p = entry['predicted']
     tol = max(self.eps, entry.get('sigma') or 0.) if self.stop == 'noise' else self.eps
-    if p is not None and measurement.ok:
+    if self.stop == 'ei':
+        if entry.get('ei') is not None:                  # the largest EI of this proposal's ask, below eps k times in a row
+            self._hits = self._hits + 1 if entry['ei'] < self.eps else 0
+            if self._hits >= self.stop_hits: self._finished = True
+    elif p is not None and measurement.ok:
         self._hits = self._hits + 1 if abs(measurement.value - p) <= tol else 0
         if self._hits >= self.stop_hits: self._finished = True
     if len(self._asked) >= self.space.size(): self._finished = True     # a finite space, fully measured
@@ -275,6 +285,81 @@ def _from_splines(self:SplineSearch):
             best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci], 'sigma': s.sigma, 'smoothing': s.lam}
     if best is not None: best['maxima'] = maxima
     return best
+
+
+# %% ../nbs/12_spline_search.ipynb #76f5ee78
+ACQUISITIONS = ('algorithm1', 'ei', 'ucb')
+
+@patch
+def _acq_args(self:SplineSearch, acquisition, max_replicates, stop, eps):
+    "Check the acquisition settings; set `acquisition`, `max_replicates`."
+    self.acquisition = check_in('acquisition', acquisition, ACQUISITIONS)
+    self.max_replicates = check_range('max_replicates', max_replicates, 1, kind=int)
+    check_in('stop', stop, ('eps', 'noise', 'ei'))
+    if stop == 'ei' and acquisition == 'algorithm1': raise ConfigError("stop='ei' needs acquisition='ei' or 'ucb' (a posterior)")
+    if stop == 'ei' and not eps > 0: raise ConfigError(f"eps={eps} must be > 0 with stop='ei' (the EI threshold)")
+
+@patch
+def _fit_posterior(self:SplineSearch, ci):
+    "Spline `ci` on replicate means (weights 1/m) plus pending points at their believed means; (spline, keys, measured mask) or None."
+    U, y, m, keys = self._support(ci, counts=True)
+    for k, e in self._pending.items():                       # kriging believer for the asks of this round
+        if e.get('predicted') is None or self._combo(e['config']) != ci: continue
+        if k in keys: m[keys.index(k)] += 1                    # a pending replicate: one more count at the believed mean
+        else: U, y, m, keys = np.vstack([U, self._unit(e['config'])]), np.r_[y, e['predicted']], np.r_[m, 1.], keys + [k]
+    dc = len(self.cont)
+    if len(y) < dc + 2: return None
+    sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+    try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y, counts=m)
+    except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': self.combos[ci], 'error': str(e)}); return None
+    measured = {_key(c) for c, mm in self.history if mm.ok}
+    return s, keys, np.array([k in measured for k in keys])
+
+
+# %% ../nbs/12_spline_search.ipynb #fff94cc8
+@patch
+def _acquisition(self:SplineSearch, s, best):
+    "The acquisition as a function of unit points (N, dc) -> (N,)."
+    beta = ucb_beta(max(len(self.history), 1), self.space.size()) if self.acquisition == 'ucb' else 0.
+    def a(U):
+        mu, sd = s.predict(U, return_std=True)
+        return expected_improvement(mu, sd, best) if self.acquisition == 'ei' else mu + np.sqrt(beta) * sd
+    return a
+
+@patch
+def _acquire(self:SplineSearch):
+    "An 'ei'/'ucb' proposal: a replicate of an uncertain incumbent, else the acquisition's admissible grid maximum (or None)."
+    import scipy.optimize
+    dc = len(self.cont); fits = {ci: f for ci in range(len(self.combos)) if (f := self._fit_posterior(ci)) is not None}
+    if not fits: return None
+    pred = sorted(((float(f[0].fitted[j]), ci, j) for ci, f in fits.items() for j in np.flatnonzero(f[2])), reverse=True)
+    best = max(float(f[0].fitted.max()) for f in fits.values())
+    top, ei_max = None, 0.
+    for ci, (s, keys, _) in fits.items():
+        known, bad = self._known(ci); acq = self._acquisition(s, best)
+        masked = lambda X: np.where(self._admissible(U := self._snap(X), known, bad), acq(U), -np.inf)
+        try: x, fx, _ = halton_argmax(masked, np.zeros(dc), np.ones(dc), self.n_samples, self.levels, self.shrink,
+                                      seed=derive_seed(self.seed, 'acquire', self._n_ask, ci), patience=self.patience)
+        except NasbookError: continue
+        r = scipy.optimize.minimize(lambda u: -float(acq(u[None])[0]), x, method='L-BFGS-B', bounds=[(0., 1.)] * dc,
+                                    options={'maxiter': 30})
+        xp = self._snap(r.x[None])
+        if self._admissible(xp, known, bad)[0] and (fp := float(acq(xp)[0])) > fx: x, fx = xp[0], fp
+        if self.acquisition == 'ei': ei_max = max(ei_max, fx)
+        else: ei_max = max(ei_max, float(expected_improvement(*s.predict(self._snap(x[None]), True), best)[0]))
+        if top is None or fx > top[0]: top = (fx, ci, self._snap(x[None])[0], s)
+    if pred:
+        (mu1, ci1, j1), gap = pred[0], (pred[0][0] - pred[1][0] if len(pred) > 1 else np.inf)
+        s1, keys1, _ = fits[ci1]; k1 = keys1[j1]
+        sd1 = float(s1.predict(s1.X[j1][None], True)[1][0])
+        n1 = sum(_key(c) == k1 for c, _ in self.history)
+        if sd1 > gap and n1 < self.max_replicates and k1 not in self._pending:
+            return {'ask': self._n_ask, 'config': json.loads(k1), 'source': 'replicate', 'predicted': mu1, 'sigma': sd1,
+                    'ei': ei_max, 'smoothing': s1.lam, 'replicate': n1 + 1}
+    if top is None: return None
+    fx, ci, u, s = top; mu, sd = s.predict(u[None], True)
+    return {'ask': self._n_ask, 'config': self._config(u, self.combos[ci]), 'source': self.acquisition, 'predicted': float(mu[0]),
+            'sigma': float(sd[0]), 'acq': fx, 'ei': ei_max, 'smoothing': s.lam}
 
 
 # %% ../nbs/12_spline_search.ipynb #d946263a
