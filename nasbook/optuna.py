@@ -23,7 +23,7 @@ from .spline_search import SplineSearch
 __all__ = ['spline_space', 'SplineSampler', 'read_journal', 'flat_params', 'journal_distributions', 'open_storage',
            'export_optuna', 'cmd_export_optuna', 'add_export_optuna_parser']
 
-# %% ../nbs/15_optuna.ipynb #5b92bbe0
+# %% ../nbs/15_optuna.ipynb #4eebb85e
 def spline_space(distributions:dict, # {parameter name: optuna distribution}, as `infer_relative_search_space` gives
                  discrete_max:int=3, # SplineSearch's `discrete_max`: integer parameters with at most this many values get a spline each
                  max_splines:int=16, # SplineSearch's `max_splines`: most combinations of discrete values
@@ -47,7 +47,7 @@ def spline_space(distributions:dict, # {parameter name: optuna distribution}, as
     return SearchSpace(dims, 'optuna'), [n for n in distributions if n not in keep]
 
 
-# %% ../nbs/15_optuna.ipynb #a1a75b14
+# %% ../nbs/15_optuna.ipynb #4ccf92df
 class SplineSampler(BaseSampler):
     "An Optuna sampler that proposes by polyharmonic spline NAS (Finkler et al., Algorithm 1; nasbook's `SplineSearch`)."
     def __init__(self, seed:int|None=None, # seeds the spline's Halton sequences and the independent sampler (None: a random seed)
@@ -85,7 +85,7 @@ class SplineSampler(BaseSampler):
         "A parameter the spline does not model (outside the relative search space): the independent sampler's draw."
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
-# %% ../nbs/15_optuna.ipynb #e8e44bbe
+# %% ../nbs/15_optuna.ipynb #4204de25
 @patch
 def _relative_space(self:SplineSampler, study) -> dict:
     "The parameters the spline models: `search_space` or the intersection of the finished trials' spaces, less what `spline_space` leaves out. Several objectives raise `ConfigError`."
@@ -99,7 +99,7 @@ def _measurement(t:optuna.trial.FrozenTrial, sign:float) -> Measurement:
     if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value): return Measurement(sign * t.value, status='ok')
     return Measurement(None, status='diverged' if t.state == TrialState.COMPLETE else 'failed')
 
-# %% ../nbs/15_optuna.ipynb #c7601dfd
+# %% ../nbs/15_optuna.ipynb #aa7e1888
 @patch
 def _propose(self:SplineSampler, study, trial, search_space:dict) -> dict:
     "The spline search's next configuration for `trial`: it first hears every trial finished since its last proposal (in trial order)."
@@ -121,7 +121,7 @@ def _propose(self:SplineSampler, study, trial, search_space:dict) -> dict:
             self.strategy.tell(cfg, _measurement(t, sign)); self._told.add(t.number)
         return dict(self.strategy.ask())
 
-# %% ../nbs/15_optuna.ipynb #15969a1e
+# %% ../nbs/15_optuna.ipynb #5cd6b34e
 def read_journal(run_dir, # a search's output folder (holding journal.jsonl) or a journal file itself
                 ) -> tuple:
     "(path, meta, records) of a nasbook journal, read without writing anything (a torn last line is left out). Raises `ConfigError` when there is none, `JournalError` when it is not one."
@@ -143,7 +143,7 @@ def read_journal(run_dir, # a search's output folder (holding journal.jsonl) or 
     if meta is None and not recs: raise ConfigError(f"{j}: the journal is empty")
     return j, meta or {}, sorted(recs, key=lambda r: r['trial'])
 
-# %% ../nbs/15_optuna.ipynb #2abcbe70
+# %% ../nbs/15_optuna.ipynb #592c37d4
 _PRIMITIVE = (type(None), bool, int, float, str)
 def flat_params(config:dict, # a journal record's configuration (values may be lists and dicts: an architecture)
                 prefix:str='', # prepended to every key (used by the recursion)
@@ -181,7 +181,7 @@ def journal_distributions(meta:dict, # the journal's meta line (its 'space' or '
         else: dists[k] = CategoricalDistribution(sorted(set(vs), key=repr))
     return dists
 
-# %% ../nbs/15_optuna.ipynb #5042191f
+# %% ../nbs/15_optuna.ipynb #6acdeaf1
 def open_storage(storage, # an Optuna storage URL ('sqlite:///runs/optuna.db'), a journal file path ('runs/optuna.log'), or a storage object
                 ):
     "The Optuna storage `storage` names; one Optuna rejects raises `ConfigError` naming it."
@@ -197,7 +197,7 @@ def open_storage(storage, # an Optuna storage URL ('sqlite:///runs/optuna.db'), 
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(f"--storage {s!r}: Optuna cannot open it ({msg[:200]}); give e.g. sqlite:///runs/optuna.db or a file path") from None
 
-# %% ../nbs/15_optuna.ipynb #72270a86
+# %% ../nbs/15_optuna.ipynb #b8c932c4
 def _frozen(r:dict, dists:dict, number:int) -> optuna.trial.FrozenTrial:
     "A journal record as a finished Optuna trial: its parameters, value, state, and user attrs cost, status, seed, config, meta."
     import datetime as dt
@@ -231,7 +231,7 @@ def export_optuna(run_dir, # a nasbook search's output folder (random, spline, n
         if r['trial'] not in have: study.add_trial(_frozen(r, dists, len(have)))
     return study
 
-# %% ../nbs/15_optuna.ipynb #185b2d0d
+# %% ../nbs/15_optuna.ipynb #a596e1f1
 def cmd_export_optuna(args, # parsed options: run_dir, storage, study_name
                      ):
     "`nasbook export-optuna`: export a search journal into an Optuna study and say where it is."

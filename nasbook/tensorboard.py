@@ -19,7 +19,7 @@ __all__ = ['ARCH_LOGGERS', 'pruner_weights', 'alpha_softmax', 'genotype_text', '
            'TensorBoardCallback', 'log_trainings', 'add_tensorboard_arg', 'tensorboard_callbacks',
            'tensorboard_context']
 
-# %% ../nbs/02c_tensorboard.ipynb #7733a648
+# %% ../nbs/02c_tensorboard.ipynb #f7ed211f
 def pruner_weights(trainer) -> dict:
     "BonsaiNet/SpiderNet: every live pruner's weight w (thesis §4.4) as a scalar 'arch/pruner/<key>', for models with `pruners()`."
     m = trainer.model
@@ -52,7 +52,7 @@ def register_arch_logger(fn, # fn(trainer) -> {tag: float (a scalar), str (text)
     if fn not in ARCH_LOGGERS: ARCH_LOGGERS.append(fn)
     return fn
 
-# %% ../nbs/02c_tensorboard.ipynb #5615d769
+# %% ../nbs/02c_tensorboard.ipynb #1aad3a0f
 def writable_dir(log_dir, # the TensorBoard folder
                  arg:str='--tensorboard', # the option's name, for the message
                 ) -> Path:
@@ -93,7 +93,7 @@ class TensorBoardCallback(Callback):
         p = self.trainer.pred[0] if isinstance(self.trainer.pred, (tuple, list)) else self.trainer.pred
         self._hits += float((p.detach().argmax(1) == self.trainer.yb).sum()); self._n += len(self.trainer.yb)
 
-# %% ../nbs/02c_tensorboard.ipynb #6aa53dc7
+# %% ../nbs/02c_tensorboard.ipynb #f2b20fbe
 @patch
 def after_epoch(self:TensorBoardCallback):
     "Log the epoch's record (all ranks count accuracy; rank 0 writes): train/loss, train/accuracy, valid/loss, valid/accuracy, lr/group<i>, arch/..."
@@ -120,7 +120,7 @@ def after_fit(self:TensorBoardCallback):
     "Flush the run (a shared writer stays open for the next trainer)."
     if self.writer is not None: self.writer.flush()
 
-# %% ../nbs/02c_tensorboard.ipynb #2cd2b741
+# %% ../nbs/02c_tensorboard.ipynb #daea09dc
 @contextlib.contextmanager
 def log_trainings(log_dir, # the TensorBoard folder (not writable: `ConfigError` naming it)
                   run:str|int|None=None, # one run for every Trainer fitted inside (a one-shot search); None: each Trainer its own 'trial-<k>'
@@ -144,7 +144,7 @@ def log_trainings(log_dir, # the TensorBoard folder (not writable: `ConfigError`
         Trainer.fit = fit
         if state['writer'] is not None: state['writer'].close()
 
-# %% ../nbs/02c_tensorboard.ipynb #393ae00c
+# %% ../nbs/02c_tensorboard.ipynb #a45d4cca
 def add_tensorboard_arg(p, # an argparse parser of a command that trains
                        ):
     "Add `--tensorboard DIR` to a command's parser."
