@@ -9,14 +9,42 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset, Subset
 
 from .core import ConfigError, DataError, check_in, check_range
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'batch_bounds', 'MergeTailBatchSampler', 'TensorLoader', 'DataBundle',
-           'stratified_split', 'data_root', 'find_fashion_source', 'check_idx', 'folder_classes', 'ClassFolder',
-           'get_dataset']
+__all__ = ['DATASETS', 'DEBIAN_FASHION', 'FASHION_FILES', 'RandomCropFlip', 'batch_bounds', 'MergeTailBatchSampler',
+           'TensorLoader', 'DataBundle', 'stratified_split', 'data_root', 'find_fashion_source', 'check_idx',
+           'folder_classes', 'ClassFolder', 'get_dataset']
+
+# %% ../nbs/01_data.ipynb #a3c5f9e1
+class RandomCropFlip:
+    "CIFAR's augmentation as batched tensor ops on the batch's device: zero-pad by `pad`, crop back at random offsets, flip left-right."
+    def __init__(self, pad:int=4, # zero padding on each side; the crop offset is drawn from [0, 2 pad]
+                 flip:bool=True, # flip each image left-right with probability 1/2
+                ): self.pad, self.flip = check_range('pad', pad, 0, kind=int), bool(flip)
+    def __repr__(self): return f"RandomCropFlip(pad={self.pad}, flip={self.flip})"
+    def draw(self, n:int, # samples
+             generator:torch.Generator, # the loader's seeded (CPU) generator
+            ) -> torch.Tensor:
+        "(n, 3) int64: row offset, column offset, flip (0/1) of each sample."
+        hi = 2 * self.pad + 1
+        f = torch.randint(0, 2, (n,), generator=generator) if self.flip else torch.zeros(n, dtype=torch.long)
+        return torch.stack([torch.randint(0, hi, (n,), generator=generator), torch.randint(0, hi, (n,), generator=generator), f], 1)
+    def __call__(self, x:torch.Tensor, # a batch (B, C, H, W)
+                 params:torch.Tensor, # (B, 3) from `draw`, on x's device
+                ) -> torch.Tensor:
+        "The augmented batch (B, C, H, W): one gather from the padded batch, no per-image loop."
+        B, C, H, W = x.shape; p, dev = self.pad, x.device
+        xp = F.pad(x, (p, p, p, p)) if p else x
+        rows = params[:, 0, None] + torch.arange(H, device=dev)                     # (B, H)
+        cols = params[:, 1, None] + torch.arange(W, device=dev)                     # (B, W)
+        cols = torch.where(params[:, 2, None].bool(), cols.flip(1), cols)           # a flip reads the crop's columns backwards
+        b, c = torch.arange(B, device=dev)[:, None, None, None], torch.arange(C, device=dev)[None, :, None, None]
+        return xp[b, c, rows[:, None, :, None], cols[:, None, None, :]]
+
 
 # %% ../nbs/01_data.ipynb #4b0bfae6
 def batch_bounds(n:int, # number of samples
@@ -41,28 +69,36 @@ class MergeTailBatchSampler(torch.utils.data.Sampler):
         for a, b in batch_bounds(len(idx), self.bs): yield idx[a:b]
 
 class TensorLoader:
-    "Batches of `(x, y)` sliced from in-memory tensors; seeded shuffling, one new permutation per epoch."
+    "Batches of `(x, y)` sliced from in-memory tensors; seeded shuffling, one new permutation per epoch; held on `device`, every batch is cut there."
     def __init__(self, x:torch.Tensor, # inputs, shape (N, ...); ConfigError when len(x) != len(y)
                  y:torch.Tensor, # integer labels, shape (N,)
                  batch_size:int=128, # samples per batch, >= 1
                  shuffle:bool=False, # a new seeded permutation each epoch
-                 seed:int=0, # seed of the shuffling generator
+                 seed:int=0, # seed of the shuffling generator (a CPU generator: the same order on every device)
                  drop_last:bool=False, # drop an incomplete last batch
+                 device=None, # where x and y are held and batches cut (moved once, here); None: where they already are
+                 augment:RandomCropFlip|None=None, # applied to every batch on its device (training loaders); None: no augmentation
                 ):
         if len(x) != len(y): raise ConfigError(f"x and y differ in length: {len(x)} != {len(y)}")
         check_range('batch_size', batch_size, 1, kind=int)
-        self.x, self.y, self.bs, self.shuffle, self.drop_last = x, y, batch_size, shuffle, drop_last
+        if augment is not None and not isinstance(augment, RandomCropFlip):
+            raise ConfigError(f"augment must be a RandomCropFlip or None, got {type(augment).__name__}")
+        if device is not None: x, y = x.to(device), y.to(device)
+        self.x, self.y, self.bs, self.shuffle, self.drop_last, self.augment = x, y, batch_size, shuffle, drop_last, augment
         self.generator = torch.Generator().manual_seed(seed)
     def __len__(self): return len(batch_bounds(len(self.x), self.bs, self.drop_last))
     def __iter__(self):
         n = len(self.x)
         idx = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        aug = self.augment.draw(n, self.generator).to(self.x.device) if self.augment is not None else None
+        if idx is not None and idx.device != self.x.device: idx = idx.to(self.x.device)   # one copy of N indices per epoch
         for a, b in batch_bounds(n, self.bs, self.drop_last):
-            sl = slice(a, b)
-            if idx is None: yield self.x[sl], self.y[sl]
-            else: j = idx[sl]; yield self.x[j], self.y[j]
+            if idx is None: xb, yb = self.x[a:b], self.y[a:b]
+            else: j = idx[a:b]; xb, yb = self.x[j], self.y[j]
+            yield (xb if aug is None else self.augment(xb, aug[a:b])), yb
     @property
     def dataset(self): return TensorDataset(self.x, self.y)
+
 
 # %% ../nbs/01_data.ipynb #2d5be66d
 def _tensors(ds):
@@ -94,19 +130,28 @@ class DataBundle:
                 seed:int=0, # seed of the training shuffle
                 num_workers:int=0, # DataLoader workers (only for datasets not held as tensors)
                 eval_batch_size:int|None=None, # valid/test batch size (None: max(batch_size, 256))
+                device=None, # in-memory splits are held and cut there (moved once); folder splits get pinned memory on CUDA; None: the CPU
+                augment=None, # the training split's augmentation: 'crop-flip' (CIFAR's: pad 4, random crop, flip) or a RandomCropFlip; None: none
                ):
         "Train (shuffled, seeded), valid and test loaders, each yielding (x, y) batches; a trailing batch of one joins the one before."
         check_range('batch_size', batch_size, 1, kind=int)
         ebs = eval_batch_size or max(batch_size, 256)
+        if augment == 'crop-flip': augment = RandomCropFlip()
+        elif augment is not None and not isinstance(augment, RandomCropFlip):
+            raise ConfigError(f"augment={augment!r} must be 'crop-flip', a RandomCropFlip or None")
+        pin = device is not None and torch.device(device).type == 'cuda'
         out = []
         for ds, train in ((self.train, True), (self.valid, False), (self.test, False)):
             t = _tensors(ds)
-            if t is not None: out.append(TensorLoader(*t, batch_size if train else ebs, shuffle=train, seed=seed))
+            if t is not None: out.append(TensorLoader(*t, batch_size if train else ebs, shuffle=train, seed=seed, device=device,
+                                                      augment=augment if train else None))
+            elif train and augment is not None:
+                raise ConfigError(f"augment works on in-memory datasets; {self.name} is read from image files: give it torchvision transforms")
             else:
                 g = torch.Generator().manual_seed(seed)
                 smp = torch.utils.data.RandomSampler(ds, generator=g) if train else torch.utils.data.SequentialSampler(ds)
                 dl = torch.utils.data.DataLoader(ds, batch_sampler=MergeTailBatchSampler(smp, batch_size if train else ebs),
-                                                 num_workers=num_workers)
+                                                 num_workers=num_workers, pin_memory=pin)
                 dl.generator = g  # the trainer saves and restores the shuffling state with its checkpoints
                 out.append(dl)
         return tuple(out)

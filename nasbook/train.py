@@ -194,11 +194,13 @@ class Trainer:
                  diverge_check:bool=True, # stop with `Diverged` when the loss becomes NaN or inf (on every rank at once)
                  distributed:bool|None=None, # None: data-parallel when this process is in a torchrun/`run_distributed` job; False: never; True: must be
                  find_unused_parameters:bool=False, # DDP: let some parameters get no gradient in a step (supernets that sample paths)
+                 device_run=None, # a `nasbook.device.DeviceRun` (device, precision, channels-last, compile); None: fp32 on `device`, the step as before
                 ):
         check_range('epochs', epochs, 1, kind=int); check_range('lr', lr, 0, lo_open=True)
         check_range('momentum', momentum, 0, 1); check_range('weight_decay', weight_decay, 0)
         check_in('schedule', schedule, SCHEDULES)
         if clip is not None: check_range('clip', clip, 0, lo_open=True)
+        if device_run is not None and device is None: device = device_run.device
         self.distributed = in_distributed_job() if distributed is None else bool(distributed)
         if self.distributed:
             self.device = init_distributed(device); env = dist_env()
@@ -206,7 +208,9 @@ class Trainer:
         else:
             self.device = get_device(device) if not isinstance(device, torch.device) else device
             self.rank, self.world_size = 0, 1
-        self.model, self.ddp, self.find_unused_parameters = model.to(self.device), None, find_unused_parameters
+        from nasbook.device import DeviceRun
+        self.device_run = DeviceRun(self.device) if device_run is None else device_run.on(self.device)
+        self.model, self.ddp, self.find_unused_parameters = self.device_run.prepare(model), None, find_unused_parameters
         self.train_dl, self.valid_dl = self.shard(train_dl, train=True), self.shard(valid_dl, train=False)
         self.epochs, self.lr, self.lr_min = epochs, lr, lr_min
         self.schedule, self.clip, self.aux_weight, self.diverge_check = schedule, clip, aux_weight, diverge_check
@@ -317,18 +321,19 @@ def one_batch(self:Trainer, x:torch.Tensor, # (B, C, H, W) inputs
               y:torch.Tensor, # (B,) labels
              ):
     "One SGD step (gradients averaged over the ranks by DDP in a distributed job). Raises `Diverged` on a non-finite loss."
-    self.xb, self.yb = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+    self.xb, self.yb = self.device_run.batch(x, y)
     self.set_lr(); self('before_batch')
-    self.pred = self.wrapped_model(self.xb); self('after_pred')
-    self.loss = self.compute_loss(self.pred, self.yb); self('after_loss')
+    with self.device_run.autocast():
+        self.pred = self.wrapped_model(self.xb); self('after_pred')
+        self.loss = self.compute_loss(self.pred, self.yb); self('after_loss')
     if self.diverge_check:
         bad = not torch.isfinite(self.loss)
         if self.distributed: bad = self.all_reduce([bad])[0] > 0   # every rank stops together, none waits forever
         if bad: raise Diverged(f"loss became {self.loss.item()} at epoch {self.epoch}, batch {self.iter}")
     self.opt.zero_grad(set_to_none=True)
-    self.loss.backward(); self('before_step')
+    self.device_run.backward(self.loss, self.opt); self('before_step')
     if self.clip is not None: nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-    self.opt.step(); self('after_batch')
+    self.device_run.step(self.opt); self('after_batch')
 
 @patch
 def fit(self:Trainer, epochs:int|None=None, # train until this epoch (default: the trainer's `epochs`)
@@ -378,9 +383,10 @@ def evaluate(self:Trainer, dl, # batches (x, y); sharded across the ranks in a d
         sharded = self.shard(dl, train=False)
         tot, n, hits = 0., 0, {k: 0 for k in topk}
         for x, y in sharded:
-            x, y = x.to(self.device), y.to(self.device)
-            out = self.model(x)
+            x, y = self.device_run.batch(x, y)
+            with self.device_run.autocast(): out = self.model(x)
             if isinstance(out, (tuple, list)): out = out[0]
+            out = out.float()
             tot += F.cross_entropy(out, y, reduction='sum').item(); n += len(y)
             top = out.topk(min(max(topk), out.shape[1]), dim=1).indices
             for k in topk: hits[k] += (top[:, :k] == y[:, None]).any(1).sum().item()
