@@ -148,6 +148,35 @@ class SplineSearch(BaseStrategy):
                 **({'stop_hits': self.stop_hits} if self.stop_hits != 1 else {}),
                 **({'acquisition': self.acquisition, 'max_replicates': self.max_replicates} if self.acquisition != 'algorithm1' else {})}
 
+# %% ../nbs/12_spline_search.ipynb #76f5ee78
+ACQUISITIONS = ('algorithm1', 'ei', 'ucb')
+
+@patch
+def _acq_args(self:SplineSearch, acquisition, max_replicates, stop, eps):
+    "Check the acquisition settings; set `acquisition`, `max_replicates`."
+    self.acquisition = check_in('acquisition', acquisition, ACQUISITIONS)
+    self.max_replicates = check_range('max_replicates', max_replicates, 1, kind=int)
+    check_in('stop', stop, ('eps', 'noise', 'ei'))
+    if stop == 'ei' and acquisition == 'algorithm1': raise ConfigError("stop='ei' needs acquisition='ei' or 'ucb' (a posterior)")
+    if stop == 'ei' and not eps > 0: raise ConfigError(f"eps={eps} must be > 0 with stop='ei' (the EI threshold)")
+
+@patch
+def _fit_posterior(self:SplineSearch, ci):
+    "Spline `ci` on replicate means (weights 1/m) plus pending points at their believed means; (spline, keys, measured mask) or None."
+    U, y, m, keys = self._support(ci, counts=True)
+    for k, e in self._pending.items():                       # kriging believer for the asks of this round
+        if e.get('predicted') is None or self._combo(e['config']) != ci: continue
+        if k in keys: m[keys.index(k)] += 1                    # a pending replicate: one more count at the believed mean
+        else: U, y, m, keys = np.vstack([U, self._unit(e['config'])]), np.r_[y, e['predicted']], np.r_[m, 1.], keys + [k]
+    dc = len(self.cont)
+    if len(y) < dc + 2: return None
+    sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
+    try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y, counts=m)
+    except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': self.combos[ci], 'error': str(e)}); return None
+    measured = {_key(c) for c, mm in self.history if mm.ok}
+    return s, keys, np.array([k in measured for k in keys])
+
+
 # %% ../nbs/12_spline_search.ipynb #50c20572
 @patch
 def _design_args(self:SplineSearch, center, design_box):
@@ -285,35 +314,6 @@ def _from_splines(self:SplineSearch):
             best = {'ask': self._n_ask, 'config': cfg, 'source': source, 'predicted': maxima[ci], 'sigma': s.sigma, 'smoothing': s.lam}
     if best is not None: best['maxima'] = maxima
     return best
-
-
-# %% ../nbs/12_spline_search.ipynb #76f5ee78
-ACQUISITIONS = ('algorithm1', 'ei', 'ucb')
-
-@patch
-def _acq_args(self:SplineSearch, acquisition, max_replicates, stop, eps):
-    "Check the acquisition settings; set `acquisition`, `max_replicates`."
-    self.acquisition = check_in('acquisition', acquisition, ACQUISITIONS)
-    self.max_replicates = check_range('max_replicates', max_replicates, 1, kind=int)
-    check_in('stop', stop, ('eps', 'noise', 'ei'))
-    if stop == 'ei' and acquisition == 'algorithm1': raise ConfigError("stop='ei' needs acquisition='ei' or 'ucb' (a posterior)")
-    if stop == 'ei' and not eps > 0: raise ConfigError(f"eps={eps} must be > 0 with stop='ei' (the EI threshold)")
-
-@patch
-def _fit_posterior(self:SplineSearch, ci):
-    "Spline `ci` on replicate means (weights 1/m) plus pending points at their believed means; (spline, keys, measured mask) or None."
-    U, y, m, keys = self._support(ci, counts=True)
-    for k, e in self._pending.items():                       # kriging believer for the asks of this round
-        if e.get('predicted') is None or self._combo(e['config']) != ci: continue
-        if k in keys: m[keys.index(k)] += 1                    # a pending replicate: one more count at the believed mean
-        else: U, y, m, keys = np.vstack([U, self._unit(e['config'])]), np.r_[y, e['predicted']], np.r_[m, 1.], keys + [k]
-    dc = len(self.cont)
-    if len(y) < dc + 2: return None
-    sm = self.smoothing if not isinstance(self.smoothing, str) or len(y) >= 3 * (dc + 1) else 0.
-    try: s = PolyharmonicSpline(self.order, max_cond=self.max_cond, smoothing=sm).fit(U, y, counts=m)
-    except SplineUnstable as e: self.unstable.append({'ask': self._n_ask, 'combo': self.combos[ci], 'error': str(e)}); return None
-    measured = {_key(c) for c, mm in self.history if mm.ok}
-    return s, keys, np.array([k in measured for k in keys])
 
 
 # %% ../nbs/12_spline_search.ipynb #fff94cc8
