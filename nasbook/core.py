@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['STATUSES', 'NasbookError', 'ConfigError', 'DataError', 'JournalError', 'check_in', 'check_range', 'set_seed',
-           'derive_seed', 'get_device', 'crash_point', 'atomic_write', 'atomic_torch_save', 'read_json', 'torch_load',
-           'Config', 'validate_record', 'settings_diff', 'check_settings', 'Journal', 'torch_threads']
+__all__ = ['DEVICE_TYPES', 'STATUSES', 'NasbookError', 'ConfigError', 'DataError', 'JournalError', 'check_in', 'check_range',
+           'set_seed', 'derive_seed', 'get_device', 'crash_point', 'atomic_write', 'atomic_torch_save', 'read_json',
+           'torch_load', 'Config', 'validate_record', 'settings_diff', 'check_settings', 'parse_journal', 'Journal',
+           'torch_threads']
 
 # %% ../nbs/00_core.ipynb #1d000bb7
 class NasbookError(Exception):
@@ -78,16 +79,21 @@ def derive_seed(seed:int, # the parent seed (of a search)
     ss = np.random.SeedSequence([int(seed)] + [int.from_bytes(hashlib.blake2b(str(k).encode(), digest_size=8).digest(), 'little') for k in keys])
     return int(ss.generate_state(1)[0] % 2**31)
 
-def get_device(device:str|None=None, # 'cpu', 'cuda', 'cuda:1', 'mps' or None for the best available
+DEVICE_TYPES = ('cpu', 'cuda', 'mps', 'meta')
+
+def get_device(device:str|torch.device|None=None, # 'cpu', 'cuda', 'cuda:1', 'mps', 'meta', a torch.device, or None/'auto' for the best available
               ) -> torch.device:
-    "The torch device to run on: CUDA when present, else CPU (or the one asked for)."
-    if device is None:
-        if torch.cuda.is_available(): return torch.device('cuda')
-        return torch.device('cpu')
-    try: dev = torch.device(device)
-    except (RuntimeError, TypeError) as e: raise ConfigError(f"device={device!r} is not a torch device: {e}") from None
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} asked for, but CUDA is not available on this machine; use device='cpu'")
+    "The torch device to run on: CUDA when present, else CPU (or the one asked for); `ConfigError` for an unknown name or a device this machine lacks, never a silent fallback."
+    if device is None or str(device) == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as e: raise ConfigError(f"device={device!r} is not a torch device: {e}") from None
+    if dev.type not in DEVICE_TYPES: raise ConfigError(f"device={device!r}: nasbook runs on {', '.join(DEVICE_TYPES)}, not {dev.type!r}")
+    if dev.type == 'cuda':
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0: raise ConfigError(f"device={device!r} asked for, but CUDA is not available on this machine; use device='cpu'")
+        if dev.index is not None and dev.index >= n: raise ConfigError(f"device={device!r}: this machine has {n} GPU(s), cuda:0 to cuda:{n - 1}")
+    if dev.type == 'mps' and not torch.backends.mps.is_available():
+        raise ConfigError(f"device={device!r}: Apple's MPS is not available on this machine; use device='cpu'")
     return dev
 
 # %% ../nbs/00_core.ipynb #cbcf6820
@@ -248,6 +254,27 @@ def check_settings(saved:dict, # the settings a run was started with (as read ba
     if diff: raise ConfigError(f"{where} holds a {what} with other settings (differs in: {', '.join(diff)}); "
                                "use another output folder or the same settings")
 
+# %% ../nbs/00_core.ipynb #pj00c0re
+def parse_journal(path, # a journal file (JSON lines: an optional meta line, then one record per trial)
+                 ) -> tuple:
+    "(meta, records, torn, raw) of a journal, read without writing anything: `torn` is a torn last line (bytes) or None; `JournalError` naming file:line for anything else that is not a record, or a trial twice."
+    path = Path(path); raw = path.read_bytes()
+    lines = raw.split(b'\n')
+    if lines and lines[-1] == b'': lines = lines[:-1]
+    recs, meta, seen = [], None, set()
+    for i, line in enumerate(lines):
+        where = f"{path}:{i+1}"
+        try: r = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1 and not raw.endswith(b'\n'): return meta, recs, line, raw    # a kill in the middle of a write
+            raise JournalError(f"{where}: not valid JSON; the journal was edited or corrupted "
+                               "(only a torn last line is repaired automatically)") from None
+        if i == 0 and isinstance(r, dict) and r.get('journal') == 'nasbook': meta = r.get('meta'); continue
+        validate_record(r, where)
+        if r['trial'] in seen: raise JournalError(f"{where}: trial {r['trial']} appears twice")
+        seen.add(r['trial']); recs.append(r)
+    return meta, recs, None, raw
+
 # %% ../nbs/00_core.ipynb #1383bb5f
 class Journal:
     "Append-only JSON-lines record of finished evaluations; each append is durable before it returns."
@@ -270,26 +297,12 @@ class Journal:
 
     def _read(self):
         if not self.path.exists(): return [], None
-        raw = self.path.read_bytes()
-        lines = raw.split(b'\n')
-        if lines and lines[-1] == b'': lines = lines[:-1]
-        recs, meta, seen = [], None, set()
-        for i, line in enumerate(lines):
-            where = f"{self.path}:{i+1}"
-            try: r = json.loads(line)
-            except json.JSONDecodeError:
-                if i == len(lines) - 1 and not raw.endswith(b'\n'):  # a torn last line: set aside, cut off
-                    self.torn = line.decode(errors='replace')
-                    with open(str(self.path) + '.torn', 'ab') as f: f.write(line + b'\n')
-                    with open(self.path, 'r+b') as f: f.truncate(len(raw) - len(line)); os.fsync(f.fileno())
-                    break
-                raise JournalError(f"{where}: not valid JSON; the journal was edited or corrupted "
-                                   "(only a torn last line is repaired automatically)") from None
-            if i == 0 and isinstance(r, dict) and r.get('journal') == 'nasbook': meta = r.get('meta'); continue
-            validate_record(r, where)
-            if r['trial'] in seen: raise JournalError(f"{where}: trial {r['trial']} appears twice")
-            seen.add(r['trial']); recs.append(r)
-        if raw and not raw.endswith(b'\n') and self.torn is None:
+        meta, recs, torn, raw = parse_journal(self.path)
+        if torn is not None:                                   # a torn last line: set aside, cut off
+            self.torn = torn.decode(errors='replace')
+            with open(str(self.path) + '.torn', 'ab') as f: f.write(torn + b'\n')
+            with open(self.path, 'r+b') as f: f.truncate(len(raw) - len(torn)); os.fsync(f.fileno())
+        elif raw and not raw.endswith(b'\n'):
             # the last record is whole but lost its newline (a crash between the two, or a copy that dropped
             # it): make the line whole now, or the next append would be written onto the same line
             try:

@@ -10,33 +10,19 @@ import torch
 import torch.nn as nn
 from fastcore.basics import patch
 
-from .core import ConfigError, check_in, check_range
+from .core import DEVICE_TYPES, ConfigError, check_in, check_range, get_device
 
 # %% auto #0
-__all__ = ['DEVICE_TYPES', 'PRECISIONS', 'DTYPES', 'GRAPHS', 'resolve_device', 'bf16_supported', 'resolve_precision',
-           'check_compile', 'DeviceRun', 'off_device', 'assert_on_device', 'peak_memory', 'device_memory',
-           'memory_budget', 'add_device_args', 'run_from_args']
+__all__ = ['PRECISIONS', 'DTYPES', 'GRAPHS', 'resolve_device', 'bf16_supported', 'resolve_precision', 'check_compile',
+           'DeviceRun', 'off_device', 'assert_on_device', 'peak_memory', 'device_memory', 'memory_budget',
+           'add_device_args', 'run_from_args']
 
 # %% ../nbs/02a_device.ipynb #8358e036
-DEVICE_TYPES = ('cpu', 'cuda', 'mps', 'meta')
-
 def resolve_device(device='auto', # 'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:k', 'mps', 'meta', a torch.device, or None (= 'auto')
                   ) -> torch.device:
-    "The torch.device a run asks for; `ConfigError` naming --device for an unknown name or a GPU this machine lacks (never a silent fallback to the CPU)."
-    if device is None or str(device) == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    try: dev = device if isinstance(device, torch.device) else torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as e:
-        raise ConfigError(f"--device={device!r} is not a device: use auto, cpu, cuda or cuda:k ({e})") from None
-    if dev.type not in DEVICE_TYPES: raise ConfigError(f"--device={device!r}: nasbook runs on {', '.join(DEVICE_TYPES)}, not {dev.type!r}")
-    if dev.type == 'cuda':
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if n == 0: raise ConfigError(f"--device={device!r} asks for a GPU, but CUDA is not available on this machine; "
-                                     "use --device cpu (or auto); nasbook never falls back to the CPU by itself")
-        if dev.index is not None and dev.index >= n:
-            raise ConfigError(f"--device={device!r}: this machine has {n} GPU(s), cuda:0 to cuda:{n - 1}")
-    if dev.type == 'mps' and not torch.backends.mps.is_available():
-        raise ConfigError(f"--device={device!r}: Apple's MPS is not available on this machine; use --device cpu")
-    return dev
+    "The torch.device a run asks for (`core.get_device`); its `ConfigError` names the --device flag (never a silent fallback to the CPU)."
+    try: return get_device(device)
+    except ConfigError as e: raise ConfigError(f"--device={device!r}: {e}; use --device cpu or auto (nasbook never falls back to the CPU by itself)") from None
 
 # %% ../nbs/02a_device.ipynb #26bded68
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')

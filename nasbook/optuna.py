@@ -14,7 +14,7 @@ from optuna.distributions import IntDistribution, FloatDistribution, Categorical
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import TrialState
 
-from .core import ConfigError, NasbookError, JournalError
+from .core import ConfigError, NasbookError, JournalError, parse_journal
 from .execute import Measurement
 from .search import SearchSpace, Int, Float, Categorical
 from .spline_search import SplineSearch
@@ -128,18 +128,7 @@ def read_journal(run_dir, # a search's output folder (holding journal.jsonl) or 
     p = Path(run_dir)
     j = p / 'journal.jsonl' if p.is_dir() else p
     if not j.is_file(): raise ConfigError(f"{run_dir}: no nasbook journal there (expected {j}); give a search's --out folder")
-    lines = j.read_bytes().split(b'\n')
-    meta, recs = None, []
-    for i, line in enumerate(lines):
-        if not line.strip(): continue
-        try: r = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1: break                     # a torn last line (a search killed while writing)
-            raise JournalError(f"{j}:{i+1}: not valid JSON; not a nasbook journal") from None
-        if i == 0 and isinstance(r, dict) and r.get('journal') == 'nasbook': meta = r.get('meta'); continue
-        if not (isinstance(r, dict) and isinstance(r.get('trial'), int) and isinstance(r.get('config'), dict) and 'status' in r):
-            raise JournalError(f"{j}:{i+1}: not a nasbook journal record (needs trial, config, status)")
-        recs.append(r)
+    meta, recs, _, _ = parse_journal(j)                  # a torn last line is left out, and left where it is
     if meta is None and not recs: raise ConfigError(f"{j}: the journal is empty")
     return j, meta or {}, sorted(recs, key=lambda r: r['trial'])
 

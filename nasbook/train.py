@@ -19,6 +19,7 @@ from fastprogress.fastprogress import progress_bar, master_bar
 
 from .core import ConfigError, NasbookError, check_in, check_range, get_device, atomic_torch_save, torch_load
 from .data import TensorLoader, MergeTailBatchSampler, batch_bounds
+from .device import DeviceRun
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'EVENTS', 'cosine_lr', 'poly_lr', 'CancelFit', 'Diverged', 'Callback', 'dist_env', 'in_distributed_job',
@@ -208,7 +209,6 @@ class Trainer:
         else:
             self.device = get_device(device) if not isinstance(device, torch.device) else device
             self.rank, self.world_size = 0, 1
-        from nasbook.device import DeviceRun
         self.device_run = DeviceRun(self.device) if device_run is None else device_run.on(self.device)
         self.model, self.ddp, self.find_unused_parameters = self.device_run.prepare(model), None, find_unused_parameters
         self.train_dl, self.valid_dl = self.shard(train_dl, train=True), self.shard(valid_dl, train=False)
