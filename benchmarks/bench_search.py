@@ -18,7 +18,7 @@ from nasbook.spline_search import SplineSearch
 from nasbook.tabular import (load_table, TabularEvaluator, RegularizedEvolution, regret_curve, regret_at, evals_to_within,
                              quartiles, plot_table_2d)
 
-TABLES = ('cnn2d-digits', 'cnn4d-digits')
+TABLES = ('cnn2d-digits', 'cnn4d-digits', 'resnet5d-fashion')
 # discrete_max=1: every width is a spline dimension (the 4-D table has 3 values per width; the default would split them)
 STRATEGIES = {
     'random': lambda sp, s: RandomSearch(sp, seed=s),
@@ -30,6 +30,9 @@ STRATEGIES = {
     'spline, noise-aware': lambda sp, s: SplineSearch(sp, seed=s, eps=1e-3, discrete_max=1, smoothing='loo', stop='noise'),
     'spline, noise-aware, 3 hits': lambda sp, s: SplineSearch(sp, seed=s, eps=1e-3, discrete_max=1, smoothing='loo', stop='noise', stop_hits=3),
     'spline, smoothing, no stop': lambda sp, s: SplineSearch(sp, seed=s, eps=0., discrete_max=1, smoothing='loo'),
+    # ours (issue 22): the spline's kriging posterior; smoothing 'gcv' (the default for these acquisitions), no stop
+    'spline + EI': lambda sp, s: SplineSearch(sp, seed=s, eps=0., discrete_max=1, acquisition='ei'),
+    'spline + UCB': lambda sp, s: SplineSearch(sp, seed=s, eps=0., discrete_max=1, acquisition='ucb'),
 }
 SPLINES = [k for k in STRATEGIES if k.startswith('spline')]
 
@@ -45,12 +48,43 @@ def nasrl_controller(sp, s):
 STRATEGIES['NAS-RL controller (REINFORCE)'] = nasrl_controller
 
 
+COVERAGE = []
+
+def coverage(strat, ev):
+    "Fraction of the table's configurations whose true (mean-over-seeds) objective lies in the final posterior's 90 % interval."
+    ci = 0; fit = strat._fit_posterior(ci)
+    if fit is None: return float('nan')
+    s = fit[0]; U = np.array([strat._unit(c) for c in ev.table.configs])
+    m, sd = s.predict(U, return_std=True)
+    return float(np.mean(np.abs(ev.true_values - m) <= 1.6449 * sd))
+
+
+def plot_posterior(table, path, seed=0, budget=30):
+    "One spline + EI search (noisy, MnasNet objective) on a 2-D table: posterior mean and std over the grid, replicates marked."
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    st = STRATEGIES['spline + EI'](table.space, seed); ev = TabularEvaluator(table, mode='seed', objective='mnas')
+    run_search(st, ev, budget, seed=seed, progress=False)
+    s = st._fit_posterior(0)[0]; (ka, va), (kb, vb) = table.grid.items()
+    ga, gb = np.linspace(0, 1, 60), np.linspace(0, 1, 60); A, B = np.meshgrid(ga, gb)
+    m, sd = s.predict(np.c_[A.ravel(), B.ravel()], return_std=True)
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    for a, Z, t in ((ax[0], m, 'posterior mean'), (ax[1], sd, 'posterior std')):
+        im = a.contourf(A, B, Z.reshape(A.shape), 20, cmap='viridis' if t.endswith('mean') else 'magma'); plt.colorbar(im, ax=a)
+        U, y, cnt, keys = st._support(0, counts=True)
+        a.scatter(U[cnt == 1, 0], U[cnt == 1, 1], c='w', edgecolors='k', s=25, label='measured once')
+        a.scatter(U[cnt > 1, 0], U[cnt > 1, 1], c='r', edgecolors='k', s=25 + 30 * cnt[cnt > 1], marker='s', label='replicated (size: count)')
+        a.set_xlabel(f"{ka} (unit)"); a.set_ylabel(f"{kb} (unit)"); a.set_title(f"{table.name}, MnasNet, spline + EI seed {seed}: {t}", fontsize=8)
+    ax[0].legend(fontsize=7, loc='lower right')
+    fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
+
+
 def one_search(table, make, seed, budget, mode, objective='accuracy', batch=1):
     "Regret after each evaluation (padded with its last value when the strategy stopped early), cumulative cost, stop point."
     strat = make(table.space, seed)
     ev = TabularEvaluator(table, mode=mode, objective=objective)
     res = run_search(strat, ev, budget, seed=seed, batch_size=batch, progress=False)
     reg, cost = regret_curve(ev, res.records)
+    if getattr(strat, 'acquisition', 'algorithm1') != 'algorithm1': COVERAGE.append(coverage(strat, ev))
     n = len(reg)
     if n < budget: reg, cost = np.r_[reg, np.full(budget - n, reg[-1])], np.r_[cost, np.full(budget - n, cost[-1])]
     return reg, cost, n
@@ -96,7 +130,7 @@ def summary(res):
 
 COLORS = {'random': 'tab:gray', 'TPE (Optuna)': 'tab:blue', 'GP (Optuna GPSampler)': 'tab:purple', 'regularised evolution': 'tab:green',
           'spline, Algorithm 1': 'tab:orange', 'spline, no stop': 'tab:brown', 'spline, noise-aware': 'tab:red', 'spline, noise-aware, 3 hits': 'tab:olive',
-          'spline, smoothing, no stop': 'tab:pink', 'NAS-RL controller (REINFORCE)': 'tab:cyan'}
+          'spline, smoothing, no stop': 'tab:pink', 'NAS-RL controller (REINFORCE)': 'tab:cyan', 'spline + EI': 'black', 'spline + UCB': 'gold'}
 
 def plot_regret(results, path, title):
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
@@ -142,6 +176,18 @@ def plot_batch(bres, path):
     fig.tight_layout(); fig.savefig(path, dpi=110); plt.close(fig)
 
 
+def ei_verdict(noisy, budget):
+    "Per noisy row: spline + EI's, TPE's and GP's median regret (pp) after budget/3, 2budget/3, budget evaluations, and whether EI ≤ each."
+    ks = (budget // 3, 2 * budget // 3, budget); out = {}
+    for tn, res in noisy.items():
+        med = lambda n: [100 * float(quartiles(res[n]['regret'])[1][k - 1]) for k in ks] if n in res else None
+        e, t, g = med('spline + EI'), med('TPE (Optuna)'), med('GP (Optuna GPSampler)')
+        if e is None: continue
+        cmp = lambda o: '–' if o is None else '/'.join('yes' if a <= b + 1e-9 else 'no' for a, b in zip(e, o))
+        out[tn] = {'ei': e, 'tpe': t, 'gp': g, 'le_tpe': cmp(t), 'le_gp': cmp(g)}
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--seeds', type=int, default=20, help='search seeds per strategy')
@@ -160,8 +206,11 @@ def main(argv=None):
     figs = Path(a.figures) if a.figures else ROOT/'benchmarks'/'figures'
     figs.mkdir(parents=True, exist_ok=True)
     nogp = [n for n in names if not n.startswith('GP')]
-    noisy = {f"{tn}, {obj}": compare(t, names if obj == 'mnas' else nogp, seeds, budget, 'seed', obj) for tn, t in tables.items() for obj in ('accuracy', 'mnas')}
+    COVERAGE.clear()
+    noisy = {f"{tn}, {obj}": compare(t, names, seeds, budget, 'seed', obj) for tn, t in tables.items() for obj in ('accuracy', 'mnas')}
+    cov_noisy = list(COVERAGE); COVERAGE.clear()
     clean = {f"{tn}, mnas": compare(t, nogp, seeds, budget, 'mean', 'mnas') for tn, t in tables.items()}
+    cov_clean = list(COVERAGE)
     bres = batch_study(tables, seeds, 4 * (budget // 4), 'seed')
     elapsed = time.perf_counter() - t_start
     for tn, res in {**noisy, **clean}.items():
@@ -172,12 +221,15 @@ def main(argv=None):
                               'noise_std': float(t.valid.std(1, ddof=1).mean()), 'meta': {k: v for k, v in t.meta.items() if k != 'space'}}
                          for tn, t in tables.items()},
               'noisy': {tn: summary(r) for tn, r in noisy.items()}, 'noise_free': {tn: summary(r) for tn, r in clean.items()},
+              'coverage90': {'noisy': cov_noisy, 'noise_free': cov_clean},
+              'ei_vs': ei_verdict(noisy, budget),
               'batch': {tn: {q: quartiles(R)[1].tolist() for q, R in d.items()} for tn, d in bres.items()}}
     jp = Path(a.json) if a.json else ROOT/'benchmarks'/'results'/'search.json'
     jp.parent.mkdir(parents=True, exist_ok=True); jp.write_text(json.dumps(result, indent=1, default=float))
     plot_regret(noisy, figs/'search_regret.png', 'one seed per evaluation (noisy)')
     plot_regret(clean, figs/'search_regret_mean.png', 'mean over seeds (noise-free)')
     plot_batch(bres, figs/'search_batch.png')
+    plot_posterior(tables['cnn2d-digits'], figs/'search_posterior.png', budget=budget)
     if '2d' in ' '.join(tables):
         import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
         plot_table_2d(tables['cnn2d-digits']); plt.gcf().savefig(figs/'table_cnn2d.png', dpi=110, bbox_inches='tight'); plt.close('all')
@@ -203,6 +255,18 @@ def main(argv=None):
     for title, results in (('one seed per evaluation (noisy)', noisy), ('mean over seeds (noise-free)', clean)):
         for tn, res in results.items():
             body += [f"\n**{tn}, {title}**\n", *table_rows(res, budget)]
+    body.append("\n**Spline + EI against TPE and GP, one seed per evaluation** (median regret in pp after 10 / 20 / 30 evaluations; "
+                "'≤' where EI's median is at most the other's):\n")
+    body.append('| row | spline + EI | TPE | GP | EI ≤ TPE at 10/20/30 | EI ≤ GP at 10/20/30 |\n|---|---|---|---|---|---|')
+    for tn, v in ei_verdict(noisy, budget).items():
+        f = lambda k: ' / '.join(f"{x:.2f}" for x in v[k]) if v[k] else '–'
+        body.append(f"| {tn} | {f('ei')} | {f('tpe')} | {f('gp')} | {v['le_tpe']} | {v['le_gp']} |")
+    fin = lambda c: [x for x in c if np.isfinite(x)]
+    body.append(f"\nCoverage of the final posterior's 90 % intervals (spline + EI and + UCB searches; fraction of all the table's "
+                f"configurations whose true mean objective lies in mean ± 1.645 std): noisy runs median {np.median(fin(cov_noisy)):.2f} "
+                f"(IQR {np.percentile(fin(cov_noisy), 25):.2f}–{np.percentile(fin(cov_noisy), 75):.2f}, {len(fin(cov_noisy))} searches), "
+                f"noise-free median {np.median(fin(cov_clean)):.2f}.\n")
+    body.append("\n![posterior](benchmarks/figures/search_posterior.png)\n")
     body.append("\n![regret, noisy](benchmarks/figures/search_regret.png)\n\n![regret, noise-free](benchmarks/figures/search_regret_mean.png)\n")
     body.append(f"\nBatch proposals (q points per round for parallel executors; spline with smoothing, noisy values): median regret (pp) after rounds\n")
     body.append('| table | q | after 2 rounds | after 4 rounds | after 7 rounds | after the last round |\n|---|---|---|---|---|---|')

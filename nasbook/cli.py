@@ -105,9 +105,9 @@ def cmd_random(args): return run_named_search(lambda space, seed: RandomSearch(s
 # %% ../nbs/80_cli.ipynb #d7eb77a8
 def cmd_spline(args):
     from nasbook.spline_search import plot_spline_search
-    sm = args.smoothing if args.smoothing in ('loo', 'gcv') else float(args.smoothing)
+    sm = args.smoothing if args.smoothing in ('loo', 'gcv', None) else float(args.smoothing)
     return run_named_search(lambda space, seed: SplineSearch(space, seed, eps=args.eps, min_dist=args.min_dist, smoothing=sm,
-                                                             stop=args.stop), args,
+                                                             stop=args.stop, stop_hits=args.stop_hits, acquisition=args.acquisition), args,
                             plot=lambda st, res, title: plot_spline_search(st, title=title))
 
 def _add_spline(sub):
@@ -115,10 +115,15 @@ def _add_spline(sub):
                         space='resnet-widths', budget=16, epochs=3)
     p.add_argument('--eps', type=float, default=1e-3, help='stop when |measured - predicted| <= eps (accuracy units)')
     p.add_argument('--min-dist', type=float, default=0.05, help='unit-box distance a new point keeps from measured ones')
-    p.add_argument('--smoothing', default='0', type=_smoothing,
-                   help="spline smoothing: 0 (Algorithm 1's interpolant), a number, or 'loo'/'gcv' (chosen from the data)")
-    p.add_argument('--stop', default='eps', choices=['eps', 'noise'],
-                   help="stopping rule: 'eps' (Algorithm 1: |measured - predicted| <= eps) or 'noise' (within the spline's noise estimate)")
+    p.add_argument('--smoothing', default=None, type=_smoothing,
+                   help="spline smoothing: a number, or 'loo'/'gcv' (chosen from the data); default 0 (Algorithm 1's interpolant), 'gcv' for ei/ucb")
+    p.add_argument('--stop', default='eps', choices=['eps', 'noise', 'ei'],
+                   help="stopping rule: 'eps' (Algorithm 1: |measured - predicted| <= eps), 'noise' (within the spline's noise estimate), "
+                        "'ei' (the largest expected improvement < eps)")
+    p.add_argument('--stop-hits', type=int, default=1, help='proposals in a row that must meet the stopping rule')
+    p.add_argument('--acquisition', default='algorithm1', choices=['algorithm1', 'ei', 'ucb'],
+                   help="'algorithm1' (the paper: the spline's argmax), 'ei' (noisy expected improvement, replicates) or 'ucb'; "
+                        "--parallel q asks q points per round (kriging believer)")
     p.set_defaults(func=cmd_spline)
 
 def _smoothing(s):

@@ -37,6 +37,26 @@ def test_tables_match_their_script(name):
     assert (DATA/f'{name}.json.gz').stat().st_size < 200_000   # "a few MB at most"
 
 
+def test_resnet5d_fashion_table():
+    "The third table (issue 22): the spline paper's shape, 5 ResNet widths x 3 values, Fashion-MNIST subset, 3 epochs, 2 seeds."
+    mk = _script(); name = 'resnet5d-fashion'
+    space, grid, dataset = mk.TABLES[name]
+    with gzip.open(DATA/f'{name}.json.gz', 'rt') as f: raw = json.load(f)
+    assert raw['schema'] == SCHEMA and raw['grid'] == grid and raw['space'] == space.to_dict() and dataset == 'fashion-subset'
+    assert raw['evaluator']['dataset'].startswith('fashion-mnist[subset') and raw['evaluator']['epochs'] == 3 and raw['seeds'] == [0, 1]
+    assert raw['subset'] == {'train': 1000, 'valid': 500, 'test': 500, 'seeds': [0, 1, 2], 'depth': 1}
+    assert [r['config'] for r in raw['rows']] == [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
+    assert len(raw['rows']) == 243 and raw['training_seconds_total'] > 0
+    for r in raw['rows']:
+        assert all(0 < v <= 1 for v in r['valid'] + r['test']) and all(s > 0 for s in r['seconds']) and r['macs'] > r['params'] > 0
+    t = load_table(name)
+    assert name in list_tables() and len(t) == 243 and len(t.grid) == 5 and (DATA/f'{name}.json.gz').stat().st_size < 200_000
+    wide, narrow = t.row({'c1': 12, 'g1': 16, 'g2': 24, 'g3': 32, 'g4': 40}), t.row({'c1': 4, 'g1': 4, 'g2': 8, 'g3': 8, 'g4': 8})
+    assert t.params[wide] > t.params[narrow] and t.mean[wide] > t.mean[narrow] + .05   # widths matter on this table
+    m = TabularEvaluator(t)({'c1': 4, 'g1': 4, 'g2': 8, 'g3': 8, 'g4': 8}, 1)
+    assert m.value == t.valid[narrow, 1] and m.cost == t.seconds[narrow, 1]
+
+
 def test_tabular_evaluator_returns_stored_values():
     with gzip.open(DATA/'cnn2d-digits.json.gz', 'rt') as f: raw = json.load(f)
     t = load_table('cnn2d-digits')
@@ -109,5 +129,9 @@ def test_bench_search_quick(tmp_path):
     assert res['seeds'] == 2 and set(res['noisy']) == {'cnn2d-digits, accuracy', 'cnn2d-digits, mnas'}
     for name, r in res['noisy']['cnn2d-digits, mnas'].items():
         assert len(r['median_regret']) == 12 and all(x >= 0 for x in r['median_regret']), name
-    assert 'bench:search-tabular' in (tmp_path/'B.md').read_text()
-    assert (tmp_path/'search_regret.png').stat().st_size > 10_000
+    text = (tmp_path/'B.md').read_text()
+    assert 'bench:search-tabular' in text and 'Spline + EI against TPE and GP' in text and 'Coverage of the final posterior' in text
+    assert (tmp_path/'search_regret.png').stat().st_size > 10_000 and (tmp_path/'search_posterior.png').stat().st_size > 10_000
+    assert {'spline + EI', 'spline + UCB'} <= set(res['noisy']['cnn2d-digits, mnas'])
+    assert set(res['ei_vs']) == {'cnn2d-digits, accuracy', 'cnn2d-digits, mnas'} and len(res['coverage90']['noisy']) == 2 * 2 * 2
+    assert all(0 <= c <= 1 for c in res['coverage90']['noisy'])
